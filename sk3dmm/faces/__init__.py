@@ -1,0 +1,17 @@
+"""Images in, faces out: reading images, dlib detection, 68 landmarks, the 5-point alignment."""
+
+from ._alignment import five_points
+from ._dlib import FaceDetection, detect_faces, largest_face, models_dir
+from ._images import as_image_list, load_image, read_image, to_rgb_uint8
+
+__all__ = [
+    "FaceDetection",
+    "as_image_list",
+    "detect_faces",
+    "five_points",
+    "largest_face",
+    "load_image",
+    "models_dir",
+    "read_image",
+    "to_rgb_uint8",
+]

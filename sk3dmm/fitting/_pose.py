@@ -1,0 +1,126 @@
+"""Camera pose from 2-D/3-D correspondences: affine initialisation, then Gauss-Newton."""
+
+from __future__ import annotations
+
+import torch
+
+from ._camera import axis_angle_to_matrix, project, transform
+
+
+def estimate_pose_affine(
+    points2d: torch.Tensor, points3d: torch.Tensor, focal: torch.Tensor, center: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form scaled-orthographic pose, turned into a perspective (R, t).
+
+    Solves ``x ~ A @ X + b`` by least squares, orthonormalises the two rows of ``A`` by SVD
+    (the Gold Standard Algorithm of Hartley & Zisserman, as eos does), and sets the depth so
+    that the scale matches: ``t_z = focal / s``.
+
+    Parameters
+    ----------
+    points2d : (b, n, 2) pixels
+    points3d : (b, n, 3) model space
+    focal : (b,) pixels
+    center : (b, 2) pixels
+
+    Returns
+    -------
+    rotation (b, 3, 3) and translation (b, 3), model to camera.
+    """
+    b, n, _ = points3d.shape
+    x3 = points3d - points3d.mean(1, keepdim=True)
+    x2 = points2d - points2d.mean(1, keepdim=True)
+    # A^T = pinv(X) @ x  -> (b, 3, 2)
+    a_t = torch.linalg.lstsq(x3, x2).solution
+    a = a_t.transpose(1, 2)  # (b, 2, 3)
+    u, s, vh = torch.linalg.svd(a, full_matrices=False)
+    r12 = u @ vh  # nearest matrix with orthonormal rows
+    r3 = torch.linalg.cross(r12[:, 0], r12[:, 1], dim=-1)
+    rotation = torch.cat([r12, r3[:, None]], 1)
+    scale = s.mean(-1)
+    tz = focal / scale
+    # centroid of the model maps to the centroid of the image points
+    c3 = points3d.mean(1)
+    c2 = points2d.mean(1)
+    rc = (rotation @ c3[..., None])[..., 0]
+    txy = (c2 - center) * tz[:, None] / focal[:, None] - rc[:, :2]
+    translation = torch.cat([txy, (tz - rc[:, 2])[:, None]], -1)
+    return rotation, translation
+
+
+def refine_pose(
+    points2d: torch.Tensor,
+    points3d: torch.Tensor,
+    rotation: torch.Tensor,
+    translation: torch.Tensor,
+    focal: torch.Tensor,
+    center: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    n_iter: int = 5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Levenberg-Marquardt refinement of a perspective pose on the reprojection error.
+
+    Rotation updates are left-multiplicative (``R <- exp([w]x) R``); all faces in the batch
+    are solved together as (b, 6, 6) systems. A step is kept only where it lowers the cost
+    and leaves every point in front of the camera; elsewhere the damping grows, so degenerate
+    inputs cannot make the pose diverge. ``weights`` (b, n) weight each point.
+    """
+    b = len(points3d)
+    w = (
+        torch.ones(points3d.shape[:2], dtype=points3d.dtype, device=points3d.device)
+        if weights is None
+        else weights
+    )
+    eye = torch.eye(6, dtype=points3d.dtype, device=points3d.device)
+    damping = torch.full((b,), 1e-4, dtype=points3d.dtype, device=points3d.device)
+
+    def cost_of(rot, trans):
+        pc = transform(points3d, rot, trans)
+        r = project(pc, focal, center) - points2d
+        ok = (pc[..., 2] > 1e-6).all(1)
+        cost = (r.square().sum(-1) * w).sum(1)
+        return torch.where(ok & torch.isfinite(cost), cost, torch.inf), pc, r
+
+    cost, pc, r = cost_of(rotation, translation)
+    for _ in range(n_iter):
+        rp = pc - translation[:, None]
+        x, y, z = pc.unbind(-1)
+        z = z.clamp_min(1e-6)
+        f = focal[:, None]
+        zero = torch.zeros_like(z)
+        # d(u, v) / d(pc): (b, n, 2, 3); d(pc) / d(omega) = -[rp]x ; d(pc) / dt = I
+        dproj = torch.stack(
+            [torch.stack([f / z, zero, -f * x / z**2], -1), torch.stack([zero, f / z, -f * y / z**2], -1)], -2
+        )
+        rx, ry, rz = rp.unbind(-1)
+        skew = torch.stack(
+            [
+                torch.stack([zero, -rz, ry], -1),
+                torch.stack([rz, zero, -rx], -1),
+                torch.stack([-ry, rx, zero], -1),
+            ],
+            -2,
+        )
+        jac = torch.cat([-(dproj @ skew), dproj], -1).reshape(b, -1, 6)
+        jw = jac * w.repeat_interleave(2, dim=1)[..., None]
+        h = jw.transpose(1, 2) @ jac
+        g = jw.transpose(1, 2) @ r.reshape(b, -1, 1)
+        scale = h.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-12)
+        delta = -torch.linalg.solve(h + (damping * scale)[:, None, None] * eye, g)[..., 0]
+        delta = torch.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0)
+        new_rot = axis_angle_to_matrix(delta[:, :3]) @ rotation
+        new_trans = translation + delta[:, 3:]
+        new_cost, new_pc, new_r = cost_of(new_rot, new_trans)
+        better = new_cost < cost
+        rotation = torch.where(better[:, None, None], new_rot, rotation)
+        translation = torch.where(better[:, None], new_trans, translation)
+        cost = torch.where(better, new_cost, cost)
+        pc = torch.where(better[:, None, None], new_pc, pc)
+        r = torch.where(better[:, None, None], new_r, r)
+        damping = torch.where(better, damping * 0.1, damping * 10).clamp(1e-8, 1e8)
+    return rotation, translation
+
+
+def reprojection(points3d: torch.Tensor, rotation, translation, focal, center) -> torch.Tensor:
+    """Pixels of model-space points under a pose."""
+    return project(transform(points3d, rotation, translation), focal, center)

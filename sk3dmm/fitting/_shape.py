@@ -1,0 +1,137 @@
+"""Linear identity and expression fit for a fixed pose, with priors and box bounds."""
+
+from __future__ import annotations
+
+import torch
+
+
+def linear_shape_system(
+    points2d: torch.Tensor,
+    mean: torch.Tensor,
+    basis: torch.Tensor,
+    rotation: torch.Tensor,
+    translation: torch.Tensor,
+    focal: torch.Tensor,
+    center: torch.Tensor,
+    depth: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``M c = r`` whose least-squares solution fits coefficients ``c`` to landmarks.
+
+    Perspective projection is made linear by multiplying through by the depth and dividing
+    by the current depth estimate, so residuals are (approximately) in pixels:
+    ``(f * X_c - (u - c_x) * Z_c) / Z_now = 0``.
+
+    Parameters
+    ----------
+    points2d : (b, n, 2)
+    mean : (b, n, 3) model-space mean of the corresponding vertices
+    basis : (b, n, 3, k) model-space basis rows of those vertices
+    rotation, translation : (b, 3, 3), (b, 3)
+    focal, center : (b,), (b, 2)
+    depth : (b, n) current depth of each point (weights)
+
+    Returns
+    -------
+    M (b, 2n, k), r (b, 2n)
+    """
+    a = mean @ rotation.transpose(1, 2) + translation[:, None]  # (b, n, 3)
+    rb = torch.einsum("bij,bnjk->bnik", rotation, basis)  # (b, n, 3, k)
+    uc = points2d - center[:, None]  # (b, n, 2)
+    f = focal[:, None, None]
+    inv = 1.0 / depth.clamp_min(1e-6)[..., None]
+    m = (f[..., None] * rb[:, :, :2] - uc[..., None] * rb[:, :, 2:3]) * inv[..., None]  # (b, n, 2, k)
+    r = (uc * a[..., 2:3] - f * a[..., :2]) * inv  # (b, n, 2)
+    b = len(points2d)
+    return m.reshape(b, -1, m.shape[-1]), r.reshape(b, -1)
+
+
+def solve_box_qp(
+    hessian: torch.Tensor,
+    gradient: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    max_iter: int = 8,
+) -> torch.Tensor:
+    """Minimise ``0.5 c^T H c - g^T c`` subject to ``lower <= c <= upper``, batched.
+
+    Variables unbounded on both sides are eliminated first (Schur complement), so the
+    iterative part only sees the bounded ones: for a 3DMM that is the 53 blendshapes rather
+    than all 153 coefficients. The bounded part is solved by a primal active-set method:
+    solve with the active variables pinned, pin those that leave their box, release pinned
+    ones whose Lagrange multiplier has the wrong sign. H must be positive definite; every
+    system is solved by Cholesky.
+
+    Parameters
+    ----------
+    hessian : (b, k, k)
+    gradient : (b, k)
+    lower, upper : (k,) bounds; -inf/+inf for none
+
+    Returns
+    -------
+    (b, k) tensor
+    """
+    free = torch.isinf(lower) & torch.isinf(upper)
+    if free.all():
+        return _chol_solve(hessian, gradient)
+    if not free.any():
+        return _active_set(hessian, gradient, lower, upper, max_iter)
+    f, c = torch.nonzero(free)[:, 0], torch.nonzero(~free)[:, 0]
+    h_ff, h_fc, h_cc = hessian[:, f][:, :, f], hessian[:, f][:, :, c], hessian[:, c][:, :, c]
+    chol = robust_cholesky(h_ff)
+    x = torch.cholesky_solve(torch.cat([gradient[:, f, None], h_fc], -1), chol)  # H_ff^-1 [g_f, H_fc]
+    schur = h_cc - h_fc.transpose(1, 2) @ x[..., 1:]
+    g_c = gradient[:, c] - (h_fc.transpose(1, 2) @ x[..., :1])[..., 0]
+    sol_c = _active_set(schur, g_c, lower[c], upper[c], max_iter)
+    sol_f = x[..., 0] - (x[..., 1:] @ sol_c[..., None])[..., 0]
+    out = torch.empty_like(gradient)
+    out[:, f], out[:, c] = sol_f, sol_c
+    return out
+
+
+def robust_cholesky(matrix: torch.Tensor, max_tries: int = 6) -> torch.Tensor:
+    """Batched Cholesky factor; systems that are not numerically positive definite (float32
+    round-off on degenerate inputs) get a growing diagonal jitter until they factor."""
+    chol, info = torch.linalg.cholesky_ex(matrix)
+    if not bool((info > 0).any()):
+        return chol
+    scale = matrix.diagonal(dim1=-2, dim2=-1).abs().mean(-1).clamp_min(1e-12)
+    eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
+    jitter = 1e-6
+    for _ in range(max_tries):
+        bad = info > 0
+        fixed, info_fixed = torch.linalg.cholesky_ex(matrix[bad] + (jitter * scale[bad])[:, None, None] * eye)
+        chol[bad] = fixed
+        info[bad.nonzero()[:, 0]] = info_fixed
+        if not bool((info > 0).any()):
+            return chol
+        jitter *= 100
+    raise torch.linalg.LinAlgError("normal equations stayed singular after adding diagonal jitter")
+
+
+def _chol_solve(hessian: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    return torch.cholesky_solve(rhs[..., None], robust_cholesky(hessian))[..., 0]
+
+
+def _active_set(
+    hessian: torch.Tensor, gradient: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, max_iter: int
+) -> torch.Tensor:
+    b, k = gradient.shape
+    lower, upper = lower.expand(b, k), upper.expand(b, k)
+    pinned = torch.zeros(b, k, dtype=torch.bool, device=gradient.device)
+    value = torch.zeros_like(gradient)
+    eye = torch.eye(k, dtype=hessian.dtype, device=hessian.device)
+    c = gradient
+    for _ in range(max_iter):
+        free = ~pinned
+        fixed_part = (hessian @ torch.where(pinned, value, 0.0)[..., None])[..., 0]
+        h = torch.where(free[:, :, None] & free[:, None, :], hessian, 0.0) + eye * pinned[:, None, :]
+        c = _chol_solve(h, torch.where(pinned, value, gradient - fixed_part))
+        below, above = free & (c < lower), free & (c > upper)
+        grad = (hessian @ c[..., None])[..., 0] - gradient  # KKT: >= 0 at lower, <= 0 at upper
+        release = pinned & (((value <= lower) & (grad < 0)) | ((value >= upper) & (grad > 0)))
+        if not (below.any() or above.any() or release.any()):
+            break
+        value = torch.where(below, lower, torch.where(above, upper, value))
+        pinned = (pinned | below | above) & ~release
+    return c.clamp(lower, upper)

@@ -1,0 +1,58 @@
+"""The embedded ICT-FaceKit "Face Model Light" (MIT licence, see data/ICT-FaceKit-LICENSE)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import ModelFileError
+from ._files import DATA_DIR, verified_path
+from ._model import MorphableModel
+
+ICT_FILE = DATA_DIR / "ict_face_light.npz"
+
+
+@lru_cache(maxsize=4)
+def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> MorphableModel:
+    """Load the embedded ICT-FaceKit face model (100 identity modes, 53 ARKit blendshapes).
+
+    Shipped regions: face, head and neck, mouth socket and eyeballs (16,434 vertices).
+    Units are centimetres; +y is up and the face looks along +z. Cached: repeated calls
+    return the same object.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Another file in the same layout (see ``tools/make_embedded_model.py``).
+    verify : bool, default=True
+        Check the shipped file's SHA-256 (only for the embedded file).
+
+    Returns
+    -------
+    MorphableModel
+    """
+    if path is None:
+        path = verified_path(ICT_FILE, ICT_FILE.with_suffix(".sha256")) if verify else ICT_FILE
+    try:
+        d = np.load(path)
+        regions = {str(name): np.arange(a, b) for name, (a, b) in zip(d["region_names"], d["region_ranges"])}
+        return MorphableModel(
+            mean=d["mean"],
+            identity_basis=d["identity"],
+            expression_basis=d["expression"],
+            triangles=d["triangles"].astype(np.int64),
+            landmark_indices=d["landmarks_68"].astype(np.int64),
+            expression_names=[str(n) for n in d["expression_names"]],
+            expression_bounds=(0.0, 1.0),
+            unit_mm=10.0,
+            contour_candidates={
+                "right": d["jaw_right_extended"].astype(np.int64),
+                "left": d["jaw_left_extended"].astype(np.int64),
+            },
+            regions=regions,
+            name="ICT-FaceKit light",
+        )
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"cannot read ICT model file {path}: {exc}") from exc

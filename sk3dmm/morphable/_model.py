@@ -1,0 +1,182 @@
+"""The linear morphable model: mean shape, identity and expression bases, optional texture."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass(eq=False)
+class MorphableModel:
+    """A linear 3D morphable face model.
+
+    ``vertices = mean + sum_k alpha_k * identity_basis[k] + sum_j beta_j * expression_basis[j]``.
+
+    Parameters
+    ----------
+    mean : ndarray of shape (n_vertices, 3)
+        Mean (neutral) shape, in model units (see ``unit_mm``).
+    identity_basis : ndarray of shape (n_identity, n_vertices, 3)
+        Identity modes as vertex offsets, scaled so that ``alpha ~ N(0, 1)``.
+    expression_basis : ndarray of shape (n_expression, n_vertices, 3)
+        Expression modes (PCA modes or blendshapes) as vertex offsets.
+    triangles : ndarray of shape (n_triangles, 3)
+        0-based vertex indices.
+    landmark_indices : ndarray of shape (68,)
+        Vertex of each iBUG-68 landmark (dlib order), 0-based.
+    expression_names : list of str
+        One name per expression mode (e.g. ARKit names ``jawOpen`` or ``0 .. 63``).
+    expression_bounds : tuple of float or None
+        ``(0, 1)`` for blendshape models such as ICT; ``None`` for PCA expression bases
+        with a Gaussian prior (BFM).
+    unit_mm : float
+        Millimetres per model unit (ICT: 10, centimetres; Deep3DFaceRecon BFM: 100, decimetres).
+    texture_mean, texture_basis : ndarray or None
+        Per-vertex RGB albedo in [0, 1] and its modes (BFM only).
+    contour_candidates : dict or None
+        ``{"right": ..., "left": ...}`` jaw-line vertices that image contour landmarks
+        0-7 and 9-16 may correspond to as the head turns.
+    regions : dict
+        Name to vertex indices, e.g. ``"face"``.
+    name : str
+        Short human-readable name.
+    """
+
+    mean: np.ndarray
+    identity_basis: np.ndarray
+    expression_basis: np.ndarray
+    triangles: np.ndarray
+    landmark_indices: np.ndarray
+    expression_names: list[str]
+    expression_bounds: tuple[float, float] | None = None
+    unit_mm: float = 1.0
+    texture_mean: np.ndarray | None = None
+    texture_basis: np.ndarray | None = None
+    contour_candidates: dict[str, np.ndarray] | None = None
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
+    name: str = "morphable model"
+    _tensors: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.mean)
+        if self.mean.shape != (n, 3):
+            raise ValueError(f"mean must have shape (n_vertices, 3), got {self.mean.shape}")
+        for key in ("identity_basis", "expression_basis", "texture_basis"):
+            basis = getattr(self, key)
+            if basis is not None and basis.shape[1:] != (n, 3):
+                raise ValueError(f"{key} must have shape (k, {n}, 3), got {basis.shape}")
+        if len(self.expression_names) != self.n_expression:
+            raise ValueError("expression_names must have one name per expression mode")
+        if self.landmark_indices.shape != (68,) or self.landmark_indices.max() >= n:
+            raise ValueError("landmark_indices must hold 68 vertex indices")
+        if self.triangles.max() >= n or self.triangles.min() < 0:
+            raise ValueError("triangles index vertices that do not exist")
+        h = hashlib.blake2b(digest_size=12)
+        for a in (self.mean, self.identity_basis, self.expression_basis, self.landmark_indices):
+            h.update(np.ascontiguousarray(a).data)
+        self.fingerprint = h.hexdigest()
+
+    # ------------------------------------------------------------------ sizes and names
+    @property
+    def n_vertices(self) -> int:
+        return len(self.mean)
+
+    @property
+    def n_identity(self) -> int:
+        return len(self.identity_basis)
+
+    @property
+    def n_expression(self) -> int:
+        return len(self.expression_basis)
+
+    @property
+    def n_texture(self) -> int:
+        return 0 if self.texture_basis is None else len(self.texture_basis)
+
+    def coef_names(self, block: str) -> list[str]:
+        """Names of one coefficient block: ``alpha``, ``beta``, ``texture`` or ``pose``."""
+        if block == "alpha":
+            return [f"alpha_{k}" for k in range(self.n_identity)]
+        if block == "beta":
+            return [f"beta_{name}" for name in self.expression_names]
+        if block == "texture":
+            return [f"texture_{k}" for k in range(self.n_texture)]
+        if block == "pose":
+            return list(POSE_NAMES)
+        raise ValueError(f"unknown coefficient block {block!r}; use alpha, beta, texture or pose")
+
+    # ------------------------------------------------------------------ torch geometry
+    def tensors(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> dict:
+        """The model's arrays as torch tensors on ``device``, built once and cached."""
+        key = (str(torch.device(device)), dtype)
+        if key not in self._tensors:
+            t = {
+                "mean": torch.as_tensor(self.mean, dtype=dtype, device=device),
+                "identity": torch.as_tensor(self.identity_basis, dtype=dtype, device=device),
+                "expression": torch.as_tensor(self.expression_basis, dtype=dtype, device=device),
+                "triangles": torch.as_tensor(self.triangles, dtype=torch.long, device=device),
+                "landmarks": torch.as_tensor(self.landmark_indices, dtype=torch.long, device=device),
+            }
+            if self.texture_basis is not None:
+                t["texture_mean"] = torch.as_tensor(self.texture_mean, dtype=dtype, device=device)
+                t["texture"] = torch.as_tensor(self.texture_basis, dtype=dtype, device=device)
+            self._tensors[key] = t
+        return self._tensors[key]
+
+    def vertices(
+        self,
+        alpha: torch.Tensor | np.ndarray,
+        beta: torch.Tensor | np.ndarray,
+        indices: torch.Tensor | np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """Batched vertex positions.
+
+        Parameters
+        ----------
+        alpha : (batch, n_identity) tensor or array
+        beta : (batch, n_expression) tensor or array
+        indices : (m,) vertex indices, optional
+            Compute only these vertices (much faster for landmarks).
+
+        Returns
+        -------
+        (batch, n_vertices or m, 3) tensor on the device and dtype of ``alpha``.
+        """
+        alpha = torch.as_tensor(alpha)
+        if not alpha.is_floating_point():
+            alpha = alpha.float()
+        beta = torch.as_tensor(beta, dtype=alpha.dtype, device=alpha.device)
+        t = self.tensors(alpha.device, alpha.dtype)
+        mean, ident, expr = t["mean"], t["identity"], t["expression"]
+        if indices is not None:
+            idx = torch.as_tensor(indices, dtype=torch.long, device=alpha.device)
+            mean, ident, expr = mean[idx], ident[:, idx], expr[:, idx]
+        m = mean.shape[0]
+        out = mean.reshape(1, -1) + alpha @ ident.reshape(self.n_identity, -1)
+        out = out + beta @ expr.reshape(self.n_expression, -1)
+        return out.reshape(-1, m, 3)
+
+    def landmarks(self, alpha: torch.Tensor | np.ndarray, beta: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The 68 landmark vertices, ``(batch, 68, 3)``."""
+        return self.vertices(alpha, beta, self.landmark_indices)
+
+    def albedo(self, texture: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Per-vertex RGB albedo from texture coefficients (models with a texture basis)."""
+        if self.texture_basis is None:
+            raise ValueError(f"{self.name} has no texture basis; use sk3dmm.render albedo instead")
+        texture = torch.as_tensor(texture)
+        t = self.tensors(texture.device, texture.dtype)
+        out = t["texture_mean"].reshape(1, -1) + texture @ t["texture"].reshape(self.n_texture, -1)
+        return out.reshape(-1, self.n_vertices, 3)
+
+    def region(self, name: str) -> np.ndarray:
+        """Vertex indices of a named region (``"face"`` is always present)."""
+        if name not in self.regions:
+            raise KeyError(f"{self.name} has no region {name!r}; it has {sorted(self.regions)}")
+        return self.regions[name]
+
+
+POSE_NAMES = ("pose_yaw", "pose_pitch", "pose_roll", "pose_tx", "pose_ty", "pose_tz")

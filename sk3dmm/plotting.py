@@ -1,0 +1,92 @@
+"""Pictures people would rather look at: fitted meshes over photos, confusion matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .morphable import MorphableModel
+
+
+def _axes(ax, figsize=(6, 6)):
+    import matplotlib
+
+    if ax is not None:
+        return ax.figure, ax
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def project_mesh(model: MorphableModel, reconstruction) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions (n, 2) and camera-space positions (n, 3) of every vertex of a face."""
+    import torch
+
+    c = reconstruction.coefficients
+    verts = model.vertices(torch.as_tensor(c["alpha"])[None], torch.as_tensor(c["beta"])[None])[0].double()
+    cam = (
+        verts @ torch.as_tensor(reconstruction.rotation).double().T
+        + torch.as_tensor(reconstruction.translation).double()
+    )
+    uv = reconstruction.focal * cam[:, :2] / cam[:, 2:] + torch.as_tensor(reconstruction.center)
+    return uv.numpy(), cam.numpy()
+
+
+def plot_reconstruction(
+    image: np.ndarray,
+    reconstruction,
+    model: MorphableModel,
+    ax=None,
+    region: str = "face",
+    mesh_alpha: float = 0.55,
+    show_landmarks: bool = True,
+):
+    """Draw the fitted mesh, shaded and depth-sorted, over the photo.
+
+    Detected landmarks are green dots and the fitted model's landmarks red crosses.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    reconstruction : sk3dmm.transformers.Reconstruction
+    model : MorphableModel used for the reconstruction
+    ax : matplotlib Axes, optional
+    region : str, default="face"
+        Model region to draw.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    from matplotlib.collections import PolyCollection
+
+    fig, ax = _axes(ax)
+    ax.imshow(image)
+    uv, cam = project_mesh(model, reconstruction)
+    keep = np.zeros(model.n_vertices, bool)
+    keep[model.region(region)] = True
+    tri = model.triangles[keep[model.triangles].all(1)]
+    # Lambertian shading from a light at the camera; painter's algorithm for hidden faces.
+    p = cam[tri]
+    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    centre = p.mean(1)
+    cos = -(normal * centre).sum(1) / (
+        np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1) + 1e-12
+    )
+    order = np.argsort(-centre[:, 2])
+    order = order[cos[order] > 0]
+    shade = 0.25 + 0.75 * cos[order, None]
+    colors = np.c_[shade * [0.75, 0.8, 0.95], np.full(len(order), mesh_alpha)]
+    ax.add_collection(PolyCollection(uv[tri[order]], facecolors=colors, edgecolors="none"))
+    if show_landmarks:
+        ax.scatter(*reconstruction.landmarks.T, s=8, c="lime", label="detected")
+        ax.scatter(*reconstruction.fitted_landmarks.T, s=12, c="red", marker="x", lw=0.8, label="fitted")
+        ax.legend(loc="lower right", fontsize=8)
+    x0, y0, x1, y1 = reconstruction.box
+    pad = 0.6 * max(x1 - x0, y1 - y0)
+    ax.set_xlim(max(0, x0 - pad), min(image.shape[1], x1 + pad))
+    ax.set_ylim(min(image.shape[0], y1 + pad), max(0, y0 - pad))
+    ax.set_axis_off()
+    ax.set_title(f"reprojection error {reconstruction.reprojection_error:.2f} px", fontsize=9)
+    return fig

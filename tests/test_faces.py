@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from sk3dmm import FaceNotFoundError, ImageReadError
+from sk3dmm.faces import detect_faces, five_points, largest_face, load_image, read_image, to_rgb_uint8
+
+
+def test_astronaut_face_and_landmarks(astronaut):
+    face = largest_face(detect_faces(astronaut))
+    left, top, right, bottom = face.box
+    # her face is around x 175-265, y 75-170 in the 512 x 512 photo
+    assert 150 < left < 200 and 240 < right < 290 and 50 < top < 100 and 150 < bottom < 200
+    lm = face.landmarks
+    assert lm.shape == (68, 2)
+    assert lm[36, 0] < lm[45, 0]  # image-left eye corner left of the image-right one
+    assert lm[8, 1] > lm[30, 1] > lm[27, 1]  # chin below nose tip below nose bridge
+    pts = five_points(lm)
+    np.testing.assert_allclose(pts[0], lm[36:42].mean(0))
+    np.testing.assert_allclose(pts[2], lm[30])
+    np.testing.assert_allclose(pts[3:], lm[[48, 54]])
+
+
+def test_no_face_raises():
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    assert detect_faces(blank) == []
+    with pytest.raises(FaceNotFoundError, match="no face"):
+        largest_face(detect_faces(blank), "blank")
+
+
+def test_image_conversions(astronaut):
+    gray = astronaut.mean(-1).astype(np.uint8)
+    assert to_rgb_uint8(gray).shape == (512, 512, 3)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    np.testing.assert_array_equal(to_rgb_uint8(rgba), astronaut)
+    sixteen = astronaut.astype(np.uint16) * 257
+    np.testing.assert_array_equal(to_rgb_uint8(sixteen), astronaut)
+    np.testing.assert_array_equal(to_rgb_uint8(astronaut / 255.0), astronaut)
+    with pytest.raises(ImageReadError, match="NaN"):
+        to_rgb_uint8(np.full((20, 20, 3), np.nan))
+    with pytest.raises(ImageReadError, match="shape"):
+        to_rgb_uint8(np.zeros((20, 20, 7)))
+
+
+def test_read_files(tmp_path, astronaut):
+    png16 = tmp_path / "gray16.png"
+    gray16 = (astronaut.mean(-1) * 257).astype(np.uint16)
+    Image.fromarray(gray16).save(png16)
+    img = read_image(png16)
+    assert img.dtype == np.uint8 and img.shape == (512, 512, 3)
+    assert abs(int(img[256, 256, 0]) - int(astronaut[256, 256].mean())) <= 1
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([astronaut, np.full((512, 512), 255, np.uint8)])).save(rgba)
+    np.testing.assert_array_equal(read_image(rgba), astronaut)
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("this is not a JPEG")
+    with pytest.raises(ImageReadError, match="notes.jpg: not a readable image"):
+        read_image(fake)
+    with pytest.raises(ImageReadError, match="not found"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match="expected an image array or a file path"):
+        load_image(42)
