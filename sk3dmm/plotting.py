@@ -90,3 +90,71 @@ def plot_reconstruction(
     ax.set_axis_off()
     ax.set_title(f"reprojection error {reconstruction.reprojection_error:.2f} px", fontsize=9)
     return fig
+
+
+def plot_contact_sheet(images, titles=None, ncols: int = 10, size: float = 1.4, suptitle: str | None = None):
+    """A grid of images with optional small titles.
+
+    Parameters
+    ----------
+    images : sequence of (H, W, 3) arrays
+    titles : sequence of str, optional
+    ncols : int, default=10
+    size : float, inches per image
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.12), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(images[i])
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=6, pad=2)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true, y_pred, labels=None, ax=None, title: str | None = None, normalize: bool = True
+):
+    """A confusion matrix with per-cell percentages (rows: true class), like the paper's Table 3."""
+    from sklearn.metrics import confusion_matrix
+
+    labels = sorted(set(y_true) | set(y_pred)) if labels is None else list(labels)
+    cm = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
+    shown = cm / cm.sum(1, keepdims=True).clip(min=1) * 100 if normalize else cm
+    fig, ax = _axes(ax, figsize=(1.0 + 0.75 * len(labels), 0.8 + 0.7 * len(labels)))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=100 if normalize else None)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            text = f"{shown[i, j]:.0f}" if normalize else f"{int(cm[i, j])}"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > 50 else "black",
+            )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig

@@ -56,7 +56,7 @@ def fit_shape_and_pose(
     center: torch.Tensor | np.ndarray,
     *,
     n_iter: int = 4,
-    identity_reg: float = 3e-3,
+    identity_reg: float = 3e-2,
     expression_reg: float = 1e-2,
     contour: bool = True,
     weights: torch.Tensor | np.ndarray | None = None,

@@ -156,7 +156,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         upsample=1,
         focal_length=None,
         n_iter=4,
-        identity_reg=3e-3,
+        identity_reg=3e-2,
         expression_reg=1e-2,
         on_error="raise",
         n_jobs=None,
