@@ -104,7 +104,7 @@ def main() -> None:
         ("oracle landmarks", oa, np.ones(n, bool)),
     ):
         per = []
-        for ident, idx in frame[mask].groupby("identity").groups.items():
+        for idx in frame[mask].groupby("identity").groups.values():
             idx = np.asarray(idx)
             mean_alpha = alpha_hat[idx].mean(0, keepdims=True)
             per.append(shape_rmse(model, mean_alpha, zero_b[:1], faces.alpha[idx[:1]], zero_b[:1])[0])

@@ -68,7 +68,7 @@ def test_perspective_correct_depth_on_a_slanted_plane():
     )
     ys, xs = np.nonzero(out.mask[0].numpy())
     # every covered pixel's depth must be that of the plane z = 6 + 2x along its viewing ray
-    px, py = xs + 0.5 - 16, ys + 0.5 - 16
+    px = xs + 0.5 - 16
     # ray (px/f, py/f, 1) * d on plane z = 6 + 2 x  ->  d = 6 / (1 - 2 px / f)
     expected = 6.0 / (1 - 2 * px / 30.0)
     np.testing.assert_allclose(out.depth[0].numpy()[ys, xs], expected, rtol=1e-9)
