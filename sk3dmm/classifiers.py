@@ -1,0 +1,304 @@
+"""skorch classifiers: a ResNet over 3DMM coefficients, and the pixel baseline the paper compares to.
+
+Both follow scikit-learn's conventions on top of skorch: string labels, ``random_state``
+(identical results on CPU for identical inputs), ``device="auto"``, optional early stopping
+and class weights, and ``module__*`` / ``optimizer__*`` parameters reachable from
+``GridSearchCV``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_consistent_length, check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from skorch.utils import is_dataset
+from torch import nn
+
+from .nets import CoefResNet, ImageResNet
+
+
+class _AutoDevice:
+    """``device`` as a parameter that may be ``"auto"``: skorch reads the resolved device,
+    ``get_params`` (and so ``clone``) sees the value the user passed."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        raw = obj.__dict__.get("device", "cpu")
+        if raw == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return raw
+
+    def __set__(self, obj, value):
+        obj.__dict__["device"] = value
+
+
+@contextlib.contextmanager
+def _seeded(random_state):
+    """Run with torch's CPU (and CUDA) generators seeded, restoring them afterwards."""
+    if random_state is None:
+        yield
+        return
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class _SklearnNet(NeuralNetClassifier):
+    """Shared conventions; subclasses define ``_prepare`` (X to a float tensor/array)."""
+
+    device = _AutoDevice()
+
+    def __init__(
+        self,
+        module,
+        *,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=30,
+        lr=1e-3,
+        batch_size=64,
+        optimizer=torch.optim.AdamW,
+        random_state=None,
+        early_stopping=False,
+        patience=5,
+        validation_fraction=0.15,
+        class_weight=None,
+        device="auto",
+        verbose=0,
+        train_split=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            device=device,
+            verbose=verbose,
+            train_split=train_split,
+            **kwargs,
+        )
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+
+    # ------------------------------------------------------------------ scikit-learn side
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        params["device"] = self.__dict__["device"]
+        return params
+
+    def fit(self, X, y, **fit_params):
+        """Train from scratch. X: see the class docstring; y: labels of any type."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.label_encoder_ = LabelEncoder().fit(y)
+        if len(self.label_encoder_.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class in y")
+        y_enc = self.label_encoder_.transform(y).astype(np.int64)
+        Xp = self._prepare(X, fitting=True)
+        if len(Xp) != len(y_enc):
+            raise ValueError(f"X has {len(Xp)} samples but y has {len(y_enc)}")
+        if self.class_weight is not None:
+            w = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            self.class_weight_ = torch.as_tensor(w, dtype=torch.float32)
+        else:
+            self.class_weight_ = None
+        with _seeded(self.random_state):
+            self.initialize()
+            NeuralNetClassifier.partial_fit(self, Xp, y_enc, _routing_method="fit", **fit_params)
+        return self
+
+    @property
+    def partial_fit(self):
+        """Not offered: inputs are standardised on the data ``fit`` sees (use ``fit``)."""
+        raise AttributeError(f"{type(self).__name__} has no partial_fit; train with fit")
+
+    def __setstate__(self, state):
+        raw = state.get("device")
+        if raw == "auto":
+            state = {**state, "device": "cuda" if torch.cuda.is_available() else "cpu"}
+        super().__setstate__(state)
+        self.__dict__["device"] = raw
+
+    @property
+    def classes_(self):
+        return self.label_encoder_.classes_
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "label_encoder_")
+        if is_dataset(X):  # skorch's own validation scoring: already prepared
+            return super().predict_proba(X)
+        # the DataLoader draws a seed from torch's global generator: keep the user's stream intact
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            return super().predict_proba(self._prepare(X, fitting=False)).astype(np.float64)
+
+    def predict(self, X):
+        index = self.predict_proba(X).argmax(1)
+        return index if is_dataset(X) else self.classes_[index]
+
+    def score(self, X, y, sample_weight=None):
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------ skorch side
+    def get_params_for(self, prefix):
+        params = super().get_params_for(prefix)
+        if prefix == "module" and hasattr(self, "label_encoder_"):
+            params.setdefault("n_classes", len(self.classes_))
+            params.update(self._module_shape())
+        return params
+
+    def _module_shape(self) -> dict:
+        return {}
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        weight = getattr(self, "class_weight_", None)
+        if weight is not None:
+            self.criterion_ = nn.CrossEntropyLoss(weight=weight.to(self.device))
+        return self
+
+    def get_default_callbacks(self):
+        callbacks = list(super().get_default_callbacks())
+        if self.early_stopping:
+            callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True)))
+        return callbacks
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        if self.early_stopping and self.train_split is None:
+            dataset = self.get_dataset(X, y)
+            split = ValidSplit(
+                self.validation_fraction,
+                stratified=True,
+                random_state=check_random_state(self.random_state).randint(2**31 - 1),
+            )
+            return split(dataset, y, **fit_params)
+        return super().get_split_datasets(X, y, **fit_params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class CoefResNetClassifier(_SklearnNet):
+    """A ResNet (default: ResNet-34, 1-D) classifying faces from their 3DMM coefficients.
+
+    Coefficients are standardised inside (mean and scale learnt in ``fit``), so ``alpha``,
+    ``beta`` or both can be fed as they come from :class:`sk3dmm.Reconstruct3DMM`.
+
+    Parameters
+    ----------
+    module : torch module class, default=CoefResNet
+        Gets ``n_features`` and ``n_classes`` from the data and ``module__*`` parameters,
+        e.g. ``module__depth=18``, ``module__width=32``, ``module__dropout=0.2``.
+    max_epochs, lr, batch_size, optimizer
+        Training (AdamW by default); ``optimizer__weight_decay`` etc. reach the optimizer.
+    random_state : int, RandomState or None
+        Seeds weight initialisation and shuffling; identical inputs give identical results
+        on CPU. Torch's global generator is left as it was.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` (stratified) and stop after ``patience`` epochs
+        without improvement of the validation loss, keeping the best weights.
+    class_weight : None or "balanced"
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    verbose : int, default=0
+        skorch's epoch table when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of labels
+    n_features_in_ : int
+    mean_, scale_ : ndarray, the standardisation
+    module_ : the trained torch module
+    history : skorch History
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dmm import CoefResNetClassifier
+    >>> X = np.random.default_rng(0).normal(size=(60, 20)).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "happy", "sad")
+    >>> clf = CoefResNetClassifier(max_epochs=5, random_state=0, module__depth=18).fit(X, y)
+    >>> clf.classes_.tolist(), clf.predict_proba(X[:3]).shape
+    (['happy', 'sad'], (3, 2))
+    """
+
+    def __init__(self, module=CoefResNet, **kwargs):
+        super().__init__(module, **kwargs)
+
+    def _prepare(self, X, fitting: bool) -> np.ndarray:
+        X = validate_data(self, X, dtype=np.float32, reset=fitting)
+        if fitting:
+            self.mean_ = X.mean(0)
+            self.scale_ = X.std(0)
+            self.scale_[self.scale_ < 1e-8] = 1.0
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def _module_shape(self) -> dict:
+        return {"n_features": self.n_features_in_}
+
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class ImageResNetClassifier(_SklearnNet):
+    """The pixel baseline: a 2-D ResNet-34 (torchvision layout) on resized face images.
+
+    Parameters
+    ----------
+    image_size : int, default=112
+        Images (arrays of any size, grayscale/RGBA too, or paths) are resized to this square
+        and normalised with ImageNet statistics.
+    module : torch module class, default=ImageResNet
+        ``module__depth``, ``module__width``, ``module__dropout`` reach it.
+    Other parameters as :class:`CoefResNetClassifier`.
+    """
+
+    def __init__(self, module=ImageResNet, image_size=112, **kwargs):
+        super().__init__(module, **kwargs)
+        self.image_size = image_size
+
+    def _prepare(self, X, fitting: bool) -> np.ndarray:
+        from PIL import Image
+
+        from .faces import as_image_list, load_image
+
+        items = as_image_list(X)
+        out = np.empty((len(items), 3, self.image_size, self.image_size), np.float32)
+        for i, item in enumerate(items):
+            img = load_image(item, f"sample {i}")
+            if img.shape[:2] != (self.image_size, self.image_size):
+                img = np.asarray(
+                    Image.fromarray(img).resize((self.image_size, self.image_size), Image.BILINEAR)
+                )
+            out[i] = ((img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
