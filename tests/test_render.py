@@ -4,7 +4,6 @@ import torch
 
 from sk3dmm.render import AMBIENT_INIT, rasterize, render_faces, render_mesh, sh_basis, shade, vertex_normals
 
-torch.set_default_dtype(torch.float64)
 
 
 def _square(z=10.0, half=1.0):
