@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/sk3dmm demo --output-dir out
+	$(BIN)/sk3dmm experiments --out out/experiments
 
 test: setup
 	$(BIN)/python -m pytest -q

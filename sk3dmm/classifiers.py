@@ -179,6 +179,16 @@ class _SklearnNet(NeuralNetClassifier):
             self.criterion_ = nn.CrossEntropyLoss(weight=weight.to(self.device))
         return self
 
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training)
+        kwargs = self.get_params_for("iterator_train")
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        batch_size = len(dataset) if batch_size == -1 else batch_size
+        if len(dataset) > 1 and len(dataset) % batch_size == 1:
+            kwargs["drop_last"] = True  # a last batch of one sample breaks BatchNorm
+        return self.iterator_train(dataset, batch_size=batch_size, **kwargs)
+
     def get_default_callbacks(self):
         callbacks = list(super().get_default_callbacks())
         if self.early_stopping:

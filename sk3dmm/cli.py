@@ -101,6 +101,47 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def experiments(args: argparse.Namespace) -> int:
+    """The paper's three experiments on the synthetic set, or on KDEF / FEI folders."""
+    from .experiments import TASKS, fei_faceset, kdef_faceset, run_experiments, synthetic_faceset
+
+    angles = tuple(args.angles)
+    settings = dict(
+        n_splits=args.folds,
+        epochs=args.epochs,
+        image_size=args.image_size,
+        image_width=args.image_width,
+        seed=args.seed,
+    )
+    if args.kdef or args.fei:
+        if args.kdef:
+            data = kdef_faceset(args.kdef, angles, n_jobs=args.n_jobs)
+            run_experiments(
+                data,
+                tasks=[t for t in TASKS if t.name != "gender"] + [t for t in TASKS if t.name == "gender"],
+                out_dir=Path(args.out) / "kdef",
+                **settings,
+            )
+        if args.fei:
+            if not args.fei_gender:
+                raise SystemExit(
+                    "sk3dmm: --fei needs --fei-gender CSV (columns person,gender): FEI file names carry no gender"
+                )
+            data = fei_faceset(args.fei, args.fei_gender, n_jobs=args.n_jobs)
+            run_experiments(
+                data,
+                tasks=[t for t in TASKS if t.name != "expression"],
+                out_dir=Path(args.out) / "fei",
+                **settings,
+            )
+        return 0
+    data = synthetic_faceset(
+        args.n_identities, args.size, angles, args.seed, progress=True, n_jobs=args.n_jobs
+    )
+    run_experiments(data, out_dir=args.out, **settings)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sk3dmm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +163,27 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="reconstruct the bundled demo photo (the main job)")
     d.add_argument("--output-dir", default="out", help="where to write the CSV and PNG")
     d.set_defaults(func=demo)
+
+    e = sub.add_parser("experiments", help="identity / expression / gender from coefficients vs pixels")
+    e.add_argument("--kdef", default=None, help="a KDEF folder (default: the synthetic KDEF-like set)")
+    e.add_argument("--fei", default=None, help="an FEI folder (needs --fei-gender)")
+    e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
+    e.add_argument("--n-identities", type=int, default=20, help="synthetic people")
+    e.add_argument("--size", type=int, default=160, help="synthetic image size")
+    e.add_argument("--angles", nargs="+", default=["S", "HL", "HR"], help="KDEF angle codes to use")
+    e.add_argument("--folds", type=int, default=5)
+    e.add_argument("--epochs", type=int, default=30)
+    e.add_argument("--image-size", type=int, default=64, help="pixel baseline input size")
+    e.add_argument(
+        "--image-width",
+        type=int,
+        default=16,
+        help="pixel baseline ResNet-34 first-stage width (torchvision: 64)",
+    )
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--n-jobs", type=int, default=None)
+    e.add_argument("--out", default="results")
+    e.set_defaults(func=experiments)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -117,3 +117,9 @@ def test_image_classifier_learns_a_visible_difference():
     clf.fit(X[:48], labels[:48])
     assert clf.score(X[48:], labels[48:]) >= 0.8
     assert clone(clf).get_params()["image_size"] == 32
+
+
+def test_a_last_batch_of_one_sample_is_dropped_not_fatal(blobs):
+    X, y = blobs
+    clf = CoefResNetClassifier(**{**FAST, "batch_size": 16, "max_epochs": 2}).fit(X[:33], y[:33])
+    assert len(clf.history) == 2

@@ -5,7 +5,6 @@ import torch
 from sk3dmm.render import AMBIENT_INIT, rasterize, render_faces, render_mesh, sh_basis, shade, vertex_normals
 
 
-
 def _square(z=10.0, half=1.0):
     """A square facing the camera (outward normal towards -z in camera space), 2 triangles."""
     v = torch.tensor([[-half, -half, z], [half, -half, z], [half, half, z], [-half, half, z]])

@@ -88,6 +88,7 @@ def make_synthetic_faces(
     model: MorphableModel | None = None,
     intensity_range: tuple[float, float] = (0.7, 1.1),
     angle_jitter: float = 3.0,
+    gender_shift: float = 0.0,
     random_state=0,
     batch_size: int = 64,
     progress: bool = False,
@@ -109,6 +110,11 @@ def make_synthetic_faces(
     model : MorphableModel, default the embedded ICT model
     intensity_range : emotion intensity multiplier range
     angle_jitter : float, degrees of uniform jitter on yaw, pitch and roll
+    gender_shift : float, default=0.0
+        Makes gender visible in face shape: female identities get ``alpha -= s * d``, male
+        ``alpha += s * d``, for a fixed random unit direction ``d`` over the first 20 identity
+        modes (so the two group means are ``2 s`` standard deviations apart). 0 leaves gender a
+        label only.
     random_state : int, RandomState or None
     batch_size : images rendered together
     progress : bool, show a progress bar
@@ -136,11 +142,16 @@ def make_synthetic_faces(
     person_albedo = []
     half = (n_identities + 1) // 2
     lo, hi = model.expression_bounds or (-np.inf, np.inf)
+    direction = np.zeros(model.n_identity)
+    direction[:20] = np.random.default_rng(12345).standard_normal(20)
+    direction /= np.linalg.norm(direction)
     for person in range(n_identities):
         gender = "F" if person < half else "M"
         number = person + 1 if person < half else person - half + 1
         identity = f"A{gender}{number:02d}"
-        alpha = rng.standard_normal(model.n_identity)
+        alpha = (
+            rng.standard_normal(model.n_identity) + (1 if gender == "M" else -1) * gender_shift * direction
+        )
         person_albedo.append(ict_albedo(model, random_albedo_params(rng)))
         for e in expressions:
             for a in angles:
