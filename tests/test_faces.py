@@ -16,7 +16,8 @@ def test_astronaut_face_and_landmarks(astronaut):
     assert lm[36, 0] < lm[45, 0]  # image-left eye corner left of the image-right one
     assert lm[8, 1] > lm[30, 1] > lm[27, 1]  # chin below nose tip below nose bridge
     pts = five_points(lm)
-    np.testing.assert_allclose(pts[0], lm[36:42].mean(0))
+    np.testing.assert_allclose(pts[0], lm[[36, 39]].mean(0))
+    np.testing.assert_allclose(pts[1], lm[[42, 45]].mean(0))
     np.testing.assert_allclose(pts[2], lm[30])
     np.testing.assert_allclose(pts[3:], lm[[48, 54]])
 

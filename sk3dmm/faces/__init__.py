@@ -1,17 +1,19 @@
 """Images in, faces out: reading images, dlib detection, 68 landmarks, the 5-point alignment."""
 
-from ._alignment import five_points
+from ._alignment import align_crop, five_points, pos_fit
 from ._dlib import FaceDetection, detect_faces, largest_face, models_dir
 from ._images import as_image_list, load_image, read_image, to_rgb_uint8
 
 __all__ = [
     "FaceDetection",
+    "align_crop",
     "as_image_list",
     "detect_faces",
     "five_points",
     "largest_face",
     "load_image",
     "models_dir",
+    "pos_fit",
     "read_image",
     "to_rgb_uint8",
 ]

@@ -8,8 +8,8 @@ import numpy as np
 def five_points(landmarks68: np.ndarray) -> np.ndarray:
     """Eye centres, nose tip and mouth corners from 68 landmarks, as Deep3DFaceRecon does.
 
-    Eye centres average points 37-42 and 43-48 (1-based: 37/40 corners and lids), the nose
-    is point 31 and the mouth corners 49 and 55.
+    Deep3DFaceRecon's ``extract_5p``: eye centres are the means of the eye corners 37/40 and
+    43/46 (1-based), the nose is point 31 and the mouth corners 49 and 55.
 
     Parameters
     ----------
@@ -22,11 +22,75 @@ def five_points(landmarks68: np.ndarray) -> np.ndarray:
     lm = np.asarray(landmarks68)
     return np.stack(
         [
-            lm[..., 36:42, :].mean(-2),
-            lm[..., 42:48, :].mean(-2),
+            lm[..., [36, 39], :].mean(-2),
+            lm[..., [42, 45], :].mean(-2),
             lm[..., 30, :],
             lm[..., 48, :],
             lm[..., 54, :],
         ],
         -2,
     )
+
+
+def pos_fit(points2d: np.ndarray, points3d: np.ndarray) -> tuple[np.ndarray, float]:
+    """Deep3DFaceRecon's ``POS``: least-squares scaled-orthographic fit of 3-D to 2-D points.
+
+    Returns the image position ``t`` (2,) of the model origin and the scale ``s`` (pixels per
+    model unit).
+    """
+    xp, x = np.asarray(points2d, np.float64).T, np.asarray(points3d, np.float64).T
+    n = xp.shape[1]
+    a = np.zeros((2 * n, 8))
+    a[0::2, 0:3] = x.T
+    a[0::2, 3] = 1
+    a[1::2, 4:7] = x.T
+    a[1::2, 7] = 1
+    b = xp.T.reshape(2 * n, 1)
+    k = np.linalg.lstsq(a, b, rcond=None)[0][:, 0]
+    s = (np.linalg.norm(k[0:3]) + np.linalg.norm(k[4:7])) / 2
+    return np.array([k[3], k[7]]), float(s)
+
+
+def align_crop(
+    image: np.ndarray,
+    landmarks68: np.ndarray,
+    template5: np.ndarray,
+    target_size: int = 224,
+    rescale_factor: float = 102.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deep3DFaceRecon's ``align_img``: similarity-align a photo on 5 points and crop it.
+
+    The 68 landmarks are given in ordinary pixel coordinates (y down); as Deep3DFaceRecon
+    does, y is flipped before the fit, the image is resized by ``rescale_factor / s`` (bicubic)
+    and cropped to ``target_size`` around the template origin.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    landmarks68 : (68, 2) pixels, y down
+    template5 : (5, 3) template points (eye centres, nose, mouth corners) in model units
+    target_size : int, default=224
+    rescale_factor : float, default=102
+        Deep3DFaceRecon's 102 for BFM (decimetres) at 224 px.
+
+    Returns
+    -------
+    crop : (target_size, target_size, 3) uint8
+    landmarks : (68, 2) landmarks in the crop, y up (Deep3DFaceRecon's convention)
+    trans_params : (5,) ``w0, h0, s, tx, ty`` to map results back to the photo
+    """
+    from PIL import Image
+
+    h0, w0 = image.shape[:2]
+    lm = np.asarray(landmarks68, np.float64).copy()
+    lm[:, 1] = h0 - 1 - lm[:, 1]
+    t, s = pos_fit(five_points(lm), template5)
+    s = rescale_factor / s
+    w, h = int(w0 * s), int(h0 * s)
+    left = int(w / 2 - target_size / 2 + float((t[0] - w0 / 2) * s))
+    up = int(h / 2 - target_size / 2 + float((h0 / 2 - t[1]) * s))
+    img = Image.fromarray(image).resize((w, h), resample=Image.BICUBIC)
+    crop = np.asarray(img.crop((left, up, left + target_size, up + target_size)))
+    lm_new = np.stack([lm[:, 0] - t[0] + w0 / 2, lm[:, 1] - t[1] + h0 / 2], axis=1) * s
+    lm_new = lm_new - np.array([w / 2 - target_size / 2, h / 2 - target_size / 2])
+    return crop, lm_new, np.array([w0, h0, s, t[0], t[1]])

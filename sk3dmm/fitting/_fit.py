@@ -60,6 +60,7 @@ def fit_shape_and_pose(
     expression_reg: float = 1e-2,
     contour: bool = True,
     weights: torch.Tensor | np.ndarray | None = None,
+    fixed_shape: tuple[np.ndarray, np.ndarray] | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> LandmarkFit:
@@ -85,6 +86,8 @@ def fit_shape_and_pose(
         Re-match jaw contour landmarks 0-7 and 9-16 to the model's jaw line each iteration.
     weights : (68,) or (b, 68), optional
         Per-landmark weights (e.g. detector confidences).
+    fixed_shape : (alpha, beta), optional
+        Keep these coefficients (e.g. from R-Net) and fit the pose (and contour) only.
     device, dtype
         Where and in what precision to compute.
 
@@ -127,6 +130,9 @@ def fit_shape_and_pose(
     if model.expression_bounds is not None:
         lo, hi = model.expression_bounds
         coef[:, n_id:] = min(max(0.0, lo), hi)
+    if fixed_shape is not None:
+        fa, fb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in fixed_shape)
+        coef = torch.cat([fa, fb], 1)
 
     spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
 
@@ -154,6 +160,11 @@ def fit_shape_and_pose(
             for lms, cand_rows in contour_sets:
                 proj = project(transform(shape[:, cand_rows], rot, trans), focal_t, center_t)
                 rows[:, lms] = nearest_contour_vertices(x2d[:, lms], proj, cand_rows)
+        if fixed_shape is not None:
+            rot, trans = refine_pose(
+                x2d, shape[batch_idx, rows], rot, trans, focal_t, center_t, weights=w, n_iter=3
+            )
+            continue
         pts = shape[batch_idx, rows]
         depth = transform(pts, rot, trans)[..., 2]
         m, r = linear_shape_system(x2d, sub_mean[rows], sub_basis[rows], rot, trans, focal_t, center_t, depth)

@@ -1,6 +1,28 @@
-"""Networks in plain torch: ResNet backbones (torchvision keys) and the classifier modules."""
+"""Networks in plain torch: ResNet / MobileNet backbones, R-Net, and the classifier modules."""
 
 from ._classifier_nets import CoefResNet, ImageResNet
+from ._deep3d import five_from_68, load_deep3d_rnet, load_deep3d_template
+from ._embedded import RNetBundle, load_rnet
+from ._export import export_rnet
+from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
+from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
 
-__all__ = ["CoefResNet", "ImageResNet", "ResNet", "resnet18", "resnet34", "resnet50"]
+__all__ = [
+    "BACKBONES",
+    "DEEP3D_SIZES",
+    "CoefResNet",
+    "ImageResNet",
+    "MobileNetV2",
+    "RNet",
+    "RNetBundle",
+    "ResNet",
+    "export_rnet",
+    "five_from_68",
+    "load_deep3d_rnet",
+    "load_deep3d_template",
+    "load_rnet",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+]

@@ -144,10 +144,14 @@ class ResNet(nn.Module):
         layers += [block(self.inplanes, planes, dims=self.dims) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def features(self, x):
+    def pooled(self, x):
+        """Globally pooled features, (b, C, 1[, 1])."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.avgpool(x).flatten(1)
+        return self.avgpool(x)
+
+    def features(self, x):
+        return self.pooled(x).flatten(1)
 
     def forward(self, x):
         return self.fc(self.features(x))

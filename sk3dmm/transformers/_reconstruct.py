@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
-from ..faces import as_image_list, detect_faces, largest_face, load_image
+from ..faces import align_crop, as_image_list, detect_faces, largest_face, load_image
 from ..fitting import default_focal, fit_shape_and_pose
 from ..morphable import MorphableModel
 from ._blocks import feature_names, fit_to_blocks, normalize_coef
@@ -54,15 +54,20 @@ class Reconstruction:
     reprojection_error: float
 
 
-def _detect(item, index: int, detector: str, upsample: int):
-    """Worker: read one sample and find its largest face; errors come back as strings."""
+def _detect(item, index: int, detector: str, upsample: int, crop_spec=None):
+    """Worker: read one sample, find its largest face and, for R-Net, crop it; errors come
+    back as strings so one bad photo cannot stop a batch."""
     name = describe_sample(item, index)
     try:
         image = load_image(item, name)
         face = largest_face(detect_faces(image, detector, upsample), name)
-        return face, (image.shape[1], image.shape[0]), None
+        crop = None
+        if crop_spec is not None:
+            template5, size, rescale = crop_spec
+            crop = align_crop(image, face.landmarks, template5, size, rescale)[0]
+        return face, (image.shape[1], image.shape[0]), crop, None
     except SAMPLE_ERRORS as exc:
-        return None, None, str(exc).removeprefix(f"{name}: ")
+        return None, None, None, str(exc).removeprefix(f"{name}: ")
 
 
 class Reconstruct3DMM(TransformerMixin, BaseEstimator):
@@ -75,8 +80,15 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"landmarks"}, default="landmarks"
-        How coefficients are obtained.
+    method : {"landmarks", "rnet"}, default="landmarks"
+        ``"landmarks"``: fit the model to the 68 detected landmarks. ``"rnet"``: regress
+        identity and expression with R-Net from the face crop aligned on 5 points (as
+        Deep3DFaceRecon), then fit the pose to the landmarks with that shape.
+    weights : path, default=None
+        R-Net weights for ``method="rnet"``: None uses the embedded R-Net (ICT model); an
+        sk3dmm checkpoint or Deep3DFaceRecon's ``epoch_20.pth`` (with ``template=``) otherwise.
+    template : path, default=None
+        Deep3DFaceRecon's ``similarity_Lm3D_all.mat`` (its BFM folder), for its checkpoints.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
         (yaw, pitch, roll in degrees, then camera-space translation in mm).
@@ -129,7 +141,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "method": [StrOptions({"landmarks"})],
+        "method": [StrOptions({"landmarks", "rnet"})],
+        "weights": [None, str, os.PathLike],
+        "template": [None, str, os.PathLike],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
         "detector": [StrOptions({"hog", "cnn"})],
@@ -150,6 +164,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         method="landmarks",
+        weights=None,
+        template=None,
         coef=("alpha", "beta"),
         model=None,
         detector="hog",
@@ -167,6 +183,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         progress=False,
     ):
         self.method = method
+        self.weights = weights
+        self.template = template
         self.coef = coef
         self.model = model
         self.detector = detector
@@ -190,6 +208,10 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         self.model_ = resolve_model(self.model)
         self._blocks = normalize_coef(self.coef)
         self.feature_names_out_ = feature_names(self.model_, self._blocks)
+        if self.method == "rnet":
+            from ..nets import load_rnet
+
+            self.rnet_ = load_rnet(self.weights, self.model_, self.template)
         return self
 
     def transform(self, X):
@@ -239,6 +261,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             {
                 "model": self.model_.fingerprint,
                 "method": self.method,
+                "weights": None if self.method != "rnet" else self.rnet_.source,
+                "template": str(self.template),
                 "detector": self.detector,
                 "upsample": self.upsample,
                 "focal_length": self.focal_length,
@@ -274,11 +298,15 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 results[i] = hit
         if not todo:
             return
+        crop_spec = None
+        if self.method == "rnet":
+            crop_spec = (self.rnet_.template5, self.rnet_.input_size, self.rnet_.rescale_factor)
         detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
-            delayed(_detect)(items[i], i, self.detector, self.upsample) for i in todo
+            delayed(_detect)(items[i], i, self.detector, self.upsample, crop_spec) for i in todo
         )
-        ok = [(i, face, size) for i, (face, size, err) in zip(todo, detected) if face is not None]
-        for i, (face, _, err) in zip(todo, detected):
+        ok = [(i, face, size) for i, (face, size, _, _) in zip(todo, detected) if face is not None]
+        crops = [crop for face, _, crop, _ in detected if face is not None]
+        for i, (face, _, _, err) in zip(todo, detected):
             if face is None:
                 failures.append((i, describe_sample(items[i], i), err))
         if not ok:
@@ -286,11 +314,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         sizes = np.array([size for _, _, size in ok], dtype=np.float64)
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
+        fixed = self._regress(np.stack(crops)) if self.method == "rnet" else None
         fit = fit_shape_and_pose(
             self.model_,
             np.stack([face.landmarks for _, face, _ in ok]),
             focal,
             center,
+            fixed_shape=fixed,
             n_iter=self.n_iter,
             identity_reg=self.identity_reg,
             expression_reg=self.expression_reg,
@@ -315,6 +345,25 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             results[i] = rec
             if self.cache and i in keys:
                 RESULTS.put(keys[i], rec)
+
+    def _regress(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA)."""
+        import torch
+
+        from ..nets._rnet_training import to_input
+
+        device = resolve_device(self.device)
+        net = self.rnet_.net.to(device)
+        alphas, betas = [], []
+        with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            for s in range(0, len(crops), self.batch_size):
+                out = net.split(net(to_input(crops[s : s + self.batch_size], device)).float())
+                alphas.append(out["id"].cpu().numpy())
+                betas.append(out["exp"].cpu().numpy())
+        beta = np.concatenate(betas)
+        if self.model_.expression_bounds is not None:
+            beta = np.clip(beta, *self.model_.expression_bounds)
+        return np.concatenate(alphas), beta
 
     @staticmethod
     def _cache_key(item, index: int, settings: str):

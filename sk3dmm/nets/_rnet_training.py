@@ -1,0 +1,245 @@
+"""Training the embedded R-Net on synthetic renders with known coefficients (Generate & Render).
+
+Each training image is a random face (identity, expression recipe or random blendshapes,
+yaw -60..60 degrees, lighting, albedo, background) rendered by :mod:`sk3dmm.render`, then
+aligned and cropped exactly as photos are at inference (5 points from 68 landmarks, with
+detector-like landmark noise). The loss is the squared vertex error of the predicted face
+(identity + expression, no pose) over the face area, plus pose angles and lighting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from ..faces import align_crop
+from ..fitting import project, transform
+from ..morphable import MorphableModel, load_ict_model
+from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces
+from ._rnet import RNet
+
+ICT_SIZES = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
+INPUT_SIZE = 112
+RESCALE_CM = 102.0 / 10.0 * INPUT_SIZE / 224.0  # Deep3DFaceRecon's framing, for centimetres
+
+
+def ict_template(model: MorphableModel) -> np.ndarray:
+    """5-point template (eye centres, nose, mouth corners) of the mean face, centred on its
+    68 landmarks so the crop is centred on the face."""
+    from ._deep3d import five_from_68
+
+    lm = model.mean[model.landmark_indices].astype(np.float64)
+    return five_from_68(lm - lm.mean(0))
+
+
+@dataclass
+class TrainConfig:
+    n_train: int = 24000
+    n_valid: int = 1000
+    render_size: int = 160
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    backbone: str = "resnet18"
+    width: int = 32
+    landmark_noise_px: float = 1.5
+    seed: int = 0
+
+
+def _random_expressions(model, n, rng):
+    from ..datasets._synthetic_faces import EMOTION_RECIPES, expression_weights
+
+    emotions = list(EMOTION_RECIPES)
+    beta = np.zeros((n, model.n_expression))
+    for i in range(n):
+        if rng.random() < 0.7:
+            beta[i] = expression_weights(model, emotions[rng.integers(len(emotions))], rng.uniform(0.3, 1.1))
+        mask = rng.random(model.n_expression) < 0.1
+        beta[i] += mask * rng.uniform(0, 0.6, model.n_expression)
+    return np.clip(beta, 0, 1)
+
+
+def render_training_crops(
+    n: int, cfg: TrainConfig, seed: int, model: MorphableModel | None = None, progress=True
+):
+    """Render ``n`` random faces and crop them as photos are cropped; returns crops and targets."""
+    from ..datasets._synthetic_faces import _random_lighting
+
+    model = load_ict_model() if model is None else model
+    rng = np.random.default_rng(check_random_state(seed).randint(2**31))
+    alpha = rng.standard_normal((n, model.n_identity))
+    beta = _random_expressions(model, n, rng)
+    angles = np.c_[rng.uniform(-60, 60, n), rng.uniform(-15, 15, n), rng.uniform(-10, 10, n)]
+    gamma = np.stack([_random_lighting(rng) for _ in range(n)])
+    albedo = np.stack([ict_albedo(model, random_albedo_params(rng)) for _ in range(min(n, 256))])
+    which_albedo = rng.integers(len(albedo), size=n)
+    background = rng.uniform(0.1, 0.9, (n, 3))
+    distance = 1000.0 / model.unit_mm
+    scale = rng.uniform(0.8, 1.2, n)
+    focal = 2.5 * cfg.render_size * scale
+    offset = torch.tensor(np.c_[rng.uniform(-0.05, 0.05, (n, 2)) * distance, np.zeros(n)])
+    rot, trans = pose_to_camera(
+        *(torch.tensor(angles[:, i]) for i in range(3)), torch.tensor([0.0, -1.0, 1.0]), distance, offset
+    )
+    center = np.full(2, cfg.render_size / 2)
+    template = ict_template(model)
+    crops = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    lm3 = model.landmarks(torch.tensor(alpha), torch.tensor(beta))
+    lm2 = project(transform(lm3, rot, trans), torch.tensor(focal), torch.tensor(center).expand(n, 2)).numpy()
+    lm2 = lm2 + rng.normal(0, cfg.landmark_noise_px, lm2.shape)
+    albedo_t = torch.tensor(albedo)
+    with torch.no_grad():
+        for s in tqdm(range(0, n, 64), desc="render", disable=not progress):
+            sl = slice(s, min(n, s + 64))
+            out = render_faces(
+                model,
+                torch.tensor(alpha[sl], dtype=torch.float32),
+                torch.tensor(beta[sl], dtype=torch.float32),
+                albedo_t[which_albedo[sl]],
+                torch.tensor(gamma[sl], dtype=torch.float32),
+                rot[sl].float(),
+                trans[sl].float(),
+                torch.tensor(focal[sl], dtype=torch.float32),
+                torch.tensor(center, dtype=torch.float32),
+                cfg.render_size,
+                background=torch.tensor(background[sl], dtype=torch.float32),
+            )
+            imgs = (out.image.numpy() * 255 + 0.5).astype(np.uint8)
+            for j, i in enumerate(range(sl.start, sl.stop)):
+                crops[i] = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)[0]
+    targets = {
+        "id": alpha.astype(np.float32),
+        "exp": beta.astype(np.float32),
+        "angle": np.deg2rad(angles).astype(np.float32),
+        "gamma": gamma.astype(np.float32),
+    }
+    return crops, targets
+
+
+def to_input(crops: np.ndarray, device="cpu") -> torch.Tensor:
+    """uint8 crops (b, h, w, 3) to R-Net input: RGB in [0, 1], (b, 3, h, w), as Deep3DFaceRecon."""
+    return torch.as_tensor(crops, device=device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class ShapeLoss:
+    """Squared vertex error of identity + expression over a subset of the face area (cm^2),
+    plus angle (rad^2) and lighting terms."""
+
+    def __init__(self, model: MorphableModel, step: int = 8, device="cpu"):
+        idx = np.arange(0, 6706, step)
+        self.mean = torch.tensor(model.mean[idx], device=device)
+        self.basis_id = torch.tensor(
+            model.identity_basis[:, idx].reshape(model.n_identity, -1), device=device
+        )
+        self.basis_exp = torch.tensor(
+            model.expression_basis[:, idx].reshape(model.n_expression, -1), device=device
+        )
+
+    def __call__(self, pred: dict, target: dict) -> tuple[torch.Tensor, dict]:
+        d_id = pred["id"] - target["id"]
+        d_exp = pred["exp"] - target["exp"]
+        dv = (d_id @ self.basis_id + d_exp @ self.basis_exp).reshape(len(d_id), -1, 3)
+        shape = dv.square().sum(-1).mean()
+        angle = (pred["angle"] - target["angle"]).square().sum(-1).mean()
+        gamma = (pred["gamma"] - target["gamma"]).square().mean()
+        coef = d_id.square().mean() * 0.01
+        total = shape + 10.0 * angle + gamma + coef
+        return total, {"shape_cm2": shape.item(), "angle": angle.item(), "gamma": gamma.item()}
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Photometric jitter: brightness, contrast, colour balance, noise."""
+    b = len(x)
+    bright = 1 + 0.25 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 2
+    contrast = 1 + 0.25 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 2
+    colour = 1 + 0.08 * (torch.rand(b, 3, 1, 1, generator=gen) - 0.5) * 2
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - mean) * contrast + mean) * bright * colour
+    x = x + 0.015 * torch.randn(x.shape, generator=gen)
+    return x.clamp(0, 1)
+
+
+def train_rnet(cfg: TrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
+    """Render, train and save ``rnet_ict.pt`` with its SHA-256 and a JSON training log."""
+    torch.manual_seed(cfg.seed)
+    model = load_ict_model()
+    t0 = time.perf_counter()
+    crops, targets = render_training_crops(cfg.n_train + cfg.n_valid, cfg, cfg.seed, model, progress)
+    render_s = time.perf_counter() - t0
+    net = RNet(ICT_SIZES, backbone=cfg.backbone, width=cfg.width)
+    loss_fn = ShapeLoss(model)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * (cfg.n_train // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    tr, va = np.arange(cfg.n_train), np.arange(cfg.n_train, cfg.n_train + cfg.n_valid)
+    tgt = {k: torch.tensor(v) for k, v in targets.items()}
+    log = {"config": asdict(cfg), "render_seconds": render_s, "epochs": []}
+    for epoch in range(cfg.epochs):
+        net.train()
+        perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
+        t_ep, sums, count = time.perf_counter(), {}, 0
+        for s in tqdm(
+            range(0, len(perm) - cfg.batch_size + 1, cfg.batch_size),
+            desc=f"epoch {epoch + 1}",
+            disable=not progress,
+        ):
+            idx = perm[s : s + cfg.batch_size]
+            x = augment(to_input(crops[idx]), gen)
+            pred = net.split(net(x))
+            loss, parts = loss_fn(pred, {k: v[idx] for k, v in tgt.items()})
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+        valid = evaluate(net, crops[va], {k: v[va] for k, v in tgt.items()}, loss_fn)
+        entry = {
+            "epoch": epoch + 1,
+            "seconds": time.perf_counter() - t_ep,
+            **{f"train_{k}": v / count for k, v in sums.items()},
+            **{f"valid_{k}": v for k, v in valid.items()},
+        }
+        log["epochs"].append(entry)
+        print(json.dumps(entry))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / "rnet_ict.pt"
+    torch.save(
+        {
+            "state_dict": net.state_dict(),
+            "sizes": ICT_SIZES,
+            "backbone": cfg.backbone,
+            "width": cfg.width,
+            "input_size": INPUT_SIZE,
+            "rescale_factor": RESCALE_CM,
+        },
+        weights,
+    )
+    from ..morphable._files import sha256_of
+
+    (out / "rnet_ict.sha256").write_text(f"{sha256_of(weights)}  rnet_ict.pt\n")
+    (out / "rnet_ict_training_log.json").write_text(json.dumps(log, indent=2))
+    return log
+
+
+@torch.no_grad()
+def evaluate(net: RNet, crops: np.ndarray, targets: dict, loss_fn: ShapeLoss) -> dict:
+    net.eval()
+    parts_all = []
+    for s in range(0, len(crops), 256):
+        pred = net.split(net(to_input(crops[s : s + 256])))
+        _, parts = loss_fn(pred, {k: v[s : s + 256] for k, v in targets.items()})
+        parts_all.append((len(pred["id"]), parts))
+    total = sum(n for n, _ in parts_all)
+    return {k: sum(n * p[k] for n, p in parts_all) / total for k in parts_all[0][1]}

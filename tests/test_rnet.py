@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+from scipy.io import savemat
+
+from sk3dmm import ModelFileError
+from sk3dmm.faces import align_crop
+from sk3dmm.nets import DEEP3D_SIZES, RNet, export_rnet, five_from_68, load_deep3d_rnet, load_deep3d_template
+from sk3dmm.nets._resnet import resnet18, resnet50
+
+
+def test_resnets_have_torchvision_names_and_sizes():
+    r50, r18 = resnet50(), resnet18()
+    # torchvision's parameter counts and state_dict lengths
+    assert sum(p.numel() for p in r50.parameters()) == 25_557_032 and len(r50.state_dict()) == 320
+    assert sum(p.numel() for p in r18.parameters()) == 11_689_512 and len(r18.state_dict()) == 122
+    assert "layer4.2.bn3.running_var" in r50.state_dict() and "fc.weight" in r18.state_dict()
+
+
+def _deep3d_checkpoint(path, backbone="resnet18"):
+    torch.manual_seed(0)
+    net = RNet(DEEP3D_SIZES, backbone=backbone)
+    for layer in net.final_layers:  # Deep3DFaceRecon's heads start at zero; make outputs non-trivial
+        torch.nn.init.normal_(layer.weight, std=0.01)
+    torch.save({"net_recon": {f"module.{k}": v for k, v in net.state_dict().items()}, "epoch": 20}, path)
+    return net.eval()
+
+
+def test_deep3d_checkpoint_loads_and_splits_like_the_original(tmp_path):
+    path = tmp_path / "epoch_20.pth"
+    ref = _deep3d_checkpoint(path)
+    net = load_deep3d_rnet(path)
+    assert net.backbone_name == "resnet18"
+    x = torch.rand(2, 3, 224, 224)
+    out = net(x)
+    assert out.shape == (2, 257)
+    torch.testing.assert_close(out, ref(x))
+    parts = net.split(out)
+    # Deep3DFaceRecon's split_coeff: id 0:80, exp 80:144, tex 144:224, angle 224:227,
+    # gamma 227:254, translation 254:257
+    torch.testing.assert_close(parts["id"], out[:, :80])
+    torch.testing.assert_close(parts["exp"], out[:, 80:144])
+    torch.testing.assert_close(parts["tex"], out[:, 144:224])
+    torch.testing.assert_close(parts["angle"], out[:, 224:227])
+    torch.testing.assert_close(parts["gamma"], out[:, 227:254])
+    torch.testing.assert_close(torch.cat([parts["txy"], parts["tz"]], 1), out[:, 254:257])
+
+
+@pytest.mark.slow
+def test_deep3d_resnet50_checkpoint(tmp_path):
+    path = tmp_path / "epoch_20.pth"
+    _deep3d_checkpoint(path, "resnet50")
+    net = load_deep3d_rnet(path)
+    assert net.backbone_name == "resnet50" and sum(p.numel() for p in net.parameters()) == 24_034_625
+
+
+def test_bad_checkpoints_are_named(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(ModelFileError, match="cannot read"):
+        load_deep3d_rnet(junk)
+    other = tmp_path / "other.pth"
+    torch.save({"model": {}}, other)
+    with pytest.raises(ModelFileError, match="no 'net_recon' key"):
+        load_deep3d_rnet(other)
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"net_recon": {"backbone.conv1.weight": torch.zeros(3)}}, wrong)
+    with pytest.raises(ModelFileError, match="do not match"):
+        load_deep3d_rnet(wrong)
+
+
+def test_template_and_five_points(tmp_path):
+    lm = np.random.default_rng(0).normal(size=(68, 3))
+    savemat(tmp_path / "similarity_Lm3D_all.mat", {"lm": lm})
+    five = load_deep3d_template(tmp_path / "similarity_Lm3D_all.mat")
+    np.testing.assert_allclose(five[0], lm[[36, 39]].mean(0))  # left eye: points 37, 40
+    np.testing.assert_allclose(five[1], lm[[42, 45]].mean(0))
+    np.testing.assert_allclose(five[2], lm[30])
+    np.testing.assert_allclose(five[3:], lm[[48, 54]])
+    np.testing.assert_allclose(five_from_68(lm), five)
+
+
+def test_align_crop_puts_the_template_where_deep3d_does():
+    rng = np.random.default_rng(1)
+    template68 = rng.normal(0, 1, (68, 3)) * [0.5, 0.6, 0.2]
+    five = five_from_68(template68)
+    h, w, s, t = 300, 400, 80.0, np.array([210.0, 140.0])
+    # a frontal photo: y-up image position = s * (x, y) + t ; pixel y is flipped
+    lm_up = template68[:, :2] * s + t
+    lm_px = np.c_[lm_up[:, 0], h - 1 - lm_up[:, 1]]
+    crop, lm_crop, params = align_crop(np.zeros((h, w, 3), np.uint8), lm_px, five, 224, 102.0)
+    assert crop.shape == (224, 224, 3)
+    assert params[2] == pytest.approx(102.0 / s, rel=1e-6)
+    # in the crop the template sits at 102 px per unit around the centre (integer crop offsets)
+    np.testing.assert_allclose(lm_crop, template68[:, :2] * 102.0 + 112.0, atol=1.0)
+
+
+def test_export_torchscript_and_onnx_give_the_same_numbers(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    net = RNet({"id": 10, "exp": 5, "angle": 3}, backbone="resnet18", width=16).eval()
+    for layer in net.final_layers:
+        torch.nn.init.normal_(layer.weight, std=0.1)
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    ts = torch.jit.load(str(export_rnet(net, tmp_path / "rnet.pt", 64, "torchscript")))
+    np.testing.assert_allclose(ts(x).detach().numpy(), ref, rtol=1e-5, atol=1e-5)
+    sess = onnxruntime.InferenceSession(str(export_rnet(net, tmp_path / "rnet.onnx", 64, "onnx")))
+    np.testing.assert_allclose(sess.run(None, {"image": x.numpy()})[0], ref, rtol=1e-4, atol=1e-4)
