@@ -3,7 +3,7 @@
 from .classifiers import CoefResNetClassifier, ImageResNetClassifier
 from .exceptions import FaceNotFoundError, ImageReadError, ModelFileError
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
-from .transformers import LandmarkFitter, Reconstruct3DMM, clear_cache
+from .transformers import LandmarkFitter, Reconstruct3DMM, SetAggregator, clear_cache
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,7 @@ __all__ = [
     "FaceNotFoundError",
     "LandmarkFitter",
     "Reconstruct3DMM",
+    "SetAggregator",
     "clear_cache",
     "ImageReadError",
     "ModelFileError",

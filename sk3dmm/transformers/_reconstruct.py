@@ -20,6 +20,7 @@ from ..morphable import MorphableModel
 from ._blocks import feature_names, fit_to_blocks, normalize_coef
 from ._cache import RESULTS, image_digest, settings_digest
 from ._errors import ON_ERROR, SAMPLE_ERRORS, apply_policy, describe_sample
+from ._image_sets import ImageSet, is_set_input
 from ._landmark_fitter import resolve_device
 from ._model_choice import resolve_model
 
@@ -219,15 +220,36 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array (n, H, W[, C]), or list of arrays and/or paths
+        X : array (n, H, W[, C]), or list of arrays and/or paths, or a list of image sets
+            (lists of arrays / paths); sets give an object array of :class:`ImageSet`, the
+            input of :class:`SetAggregator`.
         """
         if not hasattr(self, "model_"):
             self.fit()
+        if is_set_input(X):
+            return self._transform_sets(X)
         recons = self.reconstruct(X)
         out = np.full((len(recons), len(self.feature_names_out_)), np.nan, dtype=np.float32)
         for i, r in enumerate(recons):
             if r is not None:
                 out[i] = np.concatenate([r.coefficients[b] for b in self._blocks])
+        return out
+
+    def _transform_sets(self, X) -> np.ndarray:
+        """Sets in, an object array of :class:`ImageSet` out (one per set, all photos batched)."""
+        sizes = [len(s) for s in X]
+        if min(sizes) < 1:
+            raise ValueError(f"set {sizes.index(0)} is empty")
+        flat = [img for s in X for img in s]
+        rows = self.transform(flat) if not is_set_input(flat) else None
+        if rows is None:
+            raise ValueError("image sets must contain images or paths, not further sets")
+        recons = self.reconstructions_
+        out = np.empty(len(X), dtype=object)
+        start = 0
+        for i, n in enumerate(sizes):
+            out[i] = ImageSet(rows[start : start + n], self.feature_names_out_, recons[start : start + n])
+            start += n
         return out
 
     def get_feature_names_out(self, input_features=None):

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from sk3dmm import Reconstruct3DMM, SetAggregator
+from sk3dmm.model_selection import (
+    ImageSetSplit,
+    make_image_sets,
+    photos_of,
+    split_photos_per_person,
+    train_test_image_sets,
+)
+from sk3dmm.transformers import ImageSet
+
+
+def test_set_counts_match_the_paper():
+    groups = np.repeat(["a", "b"], 20)
+    sets = make_image_sets(groups, 3)
+    assert len(sets) == 2 * 1140
+    assert all(len(set(groups[list(s)])) == 1 for s in sets)
+    few = make_image_sets(groups, 3, max_sets_per_group=100, random_state=0)
+    assert len(few) == 200 and few == make_image_sets(groups, 3, max_sets_per_group=100, random_state=0)
+
+
+def test_paper_protocol_keeps_photos_apart():
+    groups = np.repeat(np.arange(4), 35)
+    train_sets, test_sets = train_test_image_sets(groups, 20, 15, random_state=0)
+    assert len(train_sets) == 4 * 1140 and len(test_sets) == 4 * 455
+    assert not photos_of(train_sets, range(len(train_sets))) & photos_of(test_sets, range(len(test_sets)))
+    with pytest.raises(ValueError, match="has 35 photos; 40 are needed"):
+        split_photos_per_person(groups, 30, 10)
+
+
+def test_image_set_split_never_shares_a_photo():
+    groups = np.repeat(np.arange(5), 9)
+    sets = make_image_sets(groups, 3)
+    cv = ImageSetSplit(sets, groups, n_splits=3, random_state=0)
+    n_test = 0
+    for train, test in cv.split():
+        assert len(train) and len(test)
+        assert not photos_of(sets, train) & photos_of(sets, test)
+        n_test += len(test)
+    assert n_test > 0
+    # the naive split of sets (what this helper prevents) does share photos
+    rng = np.random.default_rng(0)
+    naive = rng.permutation(len(sets))
+    assert photos_of(sets, naive[: len(sets) // 2]) & photos_of(sets, naive[len(sets) // 2 :])
+
+
+def test_aggregators_on_plain_arrays():
+    rng = np.random.default_rng(0)
+    sets = [rng.normal(0, 0.1, (5, 4)) + i for i in range(3)]
+    sets[0][4] = 100.0  # an outlying photo
+    mean = SetAggregator("mean").fit_transform(sets)
+    median = SetAggregator("median").fit_transform(sets)
+    km = SetAggregator("kmeans", random_state=0).fit_transform(sets)
+    assert mean.shape == (3, 4) and mean[0, 0] > 10
+    assert abs(median[0, 0]) < 0.3 and abs(km[0, 0]) < 0.3  # robust ones ignore the outlier
+    np.testing.assert_allclose(km[1], sets[1].mean(0), atol=0.2)
+    glob = SetAggregator("kmeans_global", random_state=0).fit(sets[1:], y=[1, 2])
+    out = glob.transform(sets[1:])
+    assert np.allclose(np.sort(out[:, 0]), np.sort(glob.cluster_centers_[:, 0]))
+    with pytest.raises(ValueError, match="no photo of the set was reconstructed"):
+        SetAggregator().fit_transform([np.full((2, 4), np.nan)])
+    with pytest.raises(ValueError, match="needs the image sets"):
+        SetAggregator("cnet", model=None).fit(sets)
+
+
+def test_sets_through_reconstruct_and_aggregate(face_photos):
+    sets = [face_photos[0:3], face_photos[3:6], [face_photos[6], face_photos[7]]]
+    rec = Reconstruct3DMM(coef="alpha")
+    out = rec.fit_transform(sets)
+    assert out.dtype == object and len(out) == 3 and isinstance(out[0], ImageSet)
+    assert out[2].coefficients.shape == (2, 100) and len(out[0].reconstructions) == 3
+    agg = SetAggregator("median").fit(out)
+    X = agg.transform(out)
+    assert X.shape == (3, 100)
+    np.testing.assert_allclose(X[2], np.median(out[2].coefficients, 0), rtol=1e-6)
+    assert agg.get_feature_names_out()[0] == "alpha_0"
+
+
+def test_cnet_trains_label_free_and_starts_as_the_mean(face_photos):
+    sets = [face_photos[0:3], face_photos[3:6], face_photos[5:8], face_photos[0:8:3]]
+    out = Reconstruct3DMM(coef=("alpha", "beta")).fit_transform(sets)
+    fresh = SetAggregator("cnet", epochs=15, random_state=0)
+    fresh.fit(out)
+    assert len(fresh.history_) == 15 and fresh.history_[-1] < fresh.history_[0]
+    X = fresh.transform(out)
+    assert X.shape == (4, 153) and np.isfinite(X).all()
+    # expression columns are plain means; identity columns are a convex combination
+    np.testing.assert_allclose(X[0, 100:], out[0].coefficients[:, 100:].mean(0), rtol=1e-5)
+    lo, hi = out[0].coefficients[:, :100].min(0), out[0].coefficients[:, :100].max(0)
+    assert ((X[0, :100] >= lo - 1e-5) & (X[0, :100] <= hi + 1e-5)).all()
+    assert clone(fresh).get_params()["method"] == "cnet"
+
+
+def test_identity_from_sets_pipeline_with_leakage_safe_cv(face_photos):
+    photos = face_photos  # 8 photos of one person; label by flip (a "person" of 4 photos each)
+    groups = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    sets = make_image_sets(groups, 2)
+    X = [[photos[i] for i in s] for s in sets]
+    y = np.array([groups[s[0]] for s in sets])
+    pipe = make_pipeline(
+        Reconstruct3DMM(coef="alpha"), SetAggregator("mean"), LogisticRegression(max_iter=500)
+    )
+    scores = cross_val_score(pipe, X, y, cv=ImageSetSplit(sets, groups, n_splits=2, random_state=0))
+    assert len(scores) == 2 and np.isfinite(scores).all()
