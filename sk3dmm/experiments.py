@@ -322,3 +322,55 @@ def _markdown(results: pd.DataFrame) -> str:
             f"| {r.task} | {r.input} | {r.model} | {r.scheme} | {r.accuracy * 100:.1f}% | {r.std * 100:.1f} |"
         )
     return "\n".join(lines)
+
+
+@dataclass
+class PhotoPool:
+    """Reconstructed photos of a synthetic set, ready to be grouped into image sets."""
+
+    faces: object  # the make_synthetic_faces Bunch
+    degradation: np.ndarray
+    rows: np.ndarray  # (n, d) coefficients, NaN where reconstruction failed
+    reconstructions: list
+    feature_names: np.ndarray
+    ok: np.ndarray
+
+    def image_set(self, indices):
+        from .transformers import ImageSet
+
+        idx = list(indices)
+        return ImageSet(self.rows[idx], self.feature_names, [self.reconstructions[i] for i in idx])
+
+
+def synthetic_photo_pool(
+    n_identities: int,
+    seed: int,
+    method: str = "rnet",
+    degrade_fraction: float = 0.3,
+    repeats: int = 3,
+    progress=True,
+) -> PhotoPool:
+    """Render people (angles HL, S, HR; ``repeats`` photos per expression and angle), occlude or
+    blur ``degrade_fraction`` of the photos, and reconstruct every photo once."""
+    from .datasets import degrade_photos, make_synthetic_faces
+    from .transformers import Reconstruct3DMM
+
+    faces = make_synthetic_faces(
+        n_identities,
+        image_size=224,
+        angles=("HL", "S", "HR"),
+        repeats=repeats,
+        random_state=seed,
+        progress=progress,
+    )
+    images, deg = degrade_photos(faces.images, degrade_fraction, random_state=seed)
+    est = Reconstruct3DMM(method=method, coef=("alpha", "beta"), on_error="nan", progress=progress)
+    rows = est.fit_transform(images)
+    return PhotoPool(
+        faces,
+        deg["degradation"].to_numpy(),
+        rows,
+        est.reconstructions_,
+        est.feature_names_out_,
+        np.isfinite(rows).all(1),
+    )

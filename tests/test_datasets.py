@@ -138,3 +138,17 @@ def test_load_fei_refuses_to_guess_gender_and_rejects_misnamed(tmp_path):
         load_fei(tmp_path, target="pose")
     with pytest.raises(ValueError, match="1-15.jpg: person 1 or pose 15"):
         load_fei(tmp_path, target="pose", on_mismatch="raise")
+
+
+def test_degrade_photos_records_what_it_did(small_set):
+    from sk3dmm.datasets import degrade_photos
+
+    out, frame = degrade_photos(small_set.images[:20], fraction=0.5, random_state=0)
+    assert frame["degradation"].value_counts().to_dict() == {"none": 10, "occluded": 5, "blurred": 5}
+    changed = np.abs(out.astype(int) - small_set.images[:20]).reshape(20, -1).max(1) > 0
+    assert (changed == (frame["degradation"] != "none")).all()
+
+
+def test_repeats_give_more_photos_per_combination():
+    f = make_synthetic_faces(1, image_size=48, expressions=("HA",), angles=("S",), repeats=3, random_state=0)
+    assert len(f.frame) == 3 and len(set(f.gamma[:, 0])) == 3

@@ -85,7 +85,7 @@ def test_sets_through_reconstruct_and_aggregate(face_photos):
 def test_cnet_trains_label_free_and_starts_as_the_mean(face_photos):
     sets = [face_photos[0:3], face_photos[3:6], face_photos[5:8], face_photos[0:8:3]]
     out = Reconstruct3DMM(coef=("alpha", "beta")).fit_transform(sets)
-    fresh = SetAggregator("cnet", epochs=15, random_state=0)
+    fresh = SetAggregator("cnet", epochs=15, random_state=0, cnet_weights="scratch")
     fresh.fit(out)
     assert len(fresh.history_) == 15 and fresh.history_[-1] < fresh.history_[0]
     X = fresh.transform(out)

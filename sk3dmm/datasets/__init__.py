@@ -1,5 +1,6 @@
 """Datasets: synthetic faces with ground truth, and loaders for KDEF and FEI folders."""
 
+from ._degrade import degrade_photos
 from ._fei import load_fei
 from ._folders import MisnamedFileWarning
 from ._kdef import load_kdef
@@ -12,6 +13,7 @@ __all__ = [
     "EMOTION_RECIPES",
     "EXPRESSIONS",
     "MisnamedFileWarning",
+    "degrade_photos",
     "expression_weights",
     "kdef_name",
     "load_fei",

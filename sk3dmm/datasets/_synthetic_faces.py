@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def make_synthetic_faces(
     intensity_range: tuple[float, float] = (0.7, 1.1),
     angle_jitter: float = 3.0,
     gender_shift: float = 0.0,
+    repeats: int = 1,
     random_state=0,
     batch_size: int = 64,
     progress: bool = False,
@@ -115,6 +117,9 @@ def make_synthetic_faces(
         ``alpha += s * d``, for a fixed random unit direction ``d`` over the first 20 identity
         modes (so the two group means are ``2 s`` standard deviations apart). 0 leaves gender a
         label only.
+    repeats : int, default=1
+        Photos per (expression, angle), each with its own intensity, jitter and lighting;
+        more photos per person for set experiments (KDEF has one).
     random_state : int, RandomState or None
     batch_size : images rendered together
     progress : bool, show a progress bar
@@ -153,23 +158,20 @@ def make_synthetic_faces(
             rng.standard_normal(model.n_identity) + (1 if gender == "M" else -1) * gender_shift * direction
         )
         person_albedo.append(ict_albedo(model, random_albedo_params(rng)))
-        for e in expressions:
-            for a in angles:
-                beta = expression_weights(model, EXPRESSIONS[e], rng.uniform(*intensity_range))
-                noise = np.abs(rng.normal(0, 0.06, model.n_expression)) * (
-                    rng.random(model.n_expression) < 0.15
-                )
-                yaw = ANGLES[a] + rng.uniform(-1, 1) * angle_jitter
-                pitch, roll = rng.uniform(-1, 1, 2) * angle_jitter
-                gender_name = GENDERS[gender]
-                name = kdef_name("A", gender, number, e, a)
-                rows.append((identity, gender_name, EXPRESSIONS[e], e, a, yaw, pitch, roll, name))
-                alphas.append(alpha)
-                betas.append(np.clip(beta + noise, lo, hi))
-                person_index.append(person)
-                gammas.append(_random_lighting(rng))
-                poses.append((yaw, pitch, roll, *rng.uniform(-0.02, 0.02, 2)))
-                backgrounds.append(rng.uniform(0.25, 0.85) * rng.uniform(0.9, 1.1, 3))
+        for e, a, _ in itertools.product(expressions, angles, range(repeats)):
+            beta = expression_weights(model, EXPRESSIONS[e], rng.uniform(*intensity_range))
+            noise = np.abs(rng.normal(0, 0.06, model.n_expression)) * (rng.random(model.n_expression) < 0.15)
+            yaw = ANGLES[a] + rng.uniform(-1, 1) * angle_jitter
+            pitch, roll = rng.uniform(-1, 1, 2) * angle_jitter
+            gender_name = GENDERS[gender]
+            name = kdef_name("A", gender, number, e, a)
+            rows.append((identity, gender_name, EXPRESSIONS[e], e, a, yaw, pitch, roll, name))
+            alphas.append(alpha)
+            betas.append(np.clip(beta + noise, lo, hi))
+            person_index.append(person)
+            gammas.append(_random_lighting(rng))
+            poses.append((yaw, pitch, roll, *rng.uniform(-0.02, 0.02, 2)))
+            backgrounds.append(rng.uniform(0.25, 0.85) * rng.uniform(0.9, 1.1, 3))
     columns = [
         "identity",
         "gender",

@@ -102,8 +102,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     train_cnet : bool, default=True
         For ``"cnet"``: fine-tune C-Net on the sets given to ``fit`` (starting from the
         embedded weights when they match), else only load them.
-    cnet_weights : path, default=None
-        Start from these C-Net weights instead of the embedded ones.
+    cnet_weights : path or "scratch", default=None
+        Start from these C-Net weights instead of the embedded ones; ``"scratch"`` starts
+        from an untrained C-Net (equal confidences, i.e. the mean).
     epochs, lr : training of C-Net
     model : None, path or MorphableModel
         The morphable model the coefficients belong to (for C-Net's landmark loss).
@@ -167,7 +168,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             self.cluster_centers_ = KMeans(k, n_init=10, random_state=seed).fit(rows).cluster_centers_
         if self.method == "cnet":
             if any(recons is None for _, recons in sets):
-                raise ValueError("method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)")
+                raise ValueError(
+                    "method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)"
+                )
             self.cnet_ = self._initial_cnet()
             self.history_ = []
             if self.train_cnet:
@@ -232,7 +235,10 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return resolve_model(self.model)
 
     def _initial_cnet(self) -> dict:
-        path = self.cnet_weights or (EMBEDDED_CNET if EMBEDDED_CNET.is_file() else None)
+        if self.cnet_weights == "scratch":
+            path = None
+        else:
+            path = self.cnet_weights or (EMBEDDED_CNET if EMBEDDED_CNET.is_file() else None)
         n_alpha = len(self._alpha_cols) if hasattr(self, "_alpha_cols") else self._model().n_identity
         if path is not None:
             loaded = _load_cnet(str(path))
@@ -240,7 +246,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 net = CNet(n_alpha, loaded["net"].head.in_features)
                 net.load_state_dict(loaded["net"].state_dict())
                 return {**loaded, "net": net}
-            if self.cnet_weights is not None:
+            if self.cnet_weights not in (None, "scratch"):
                 raise ModelFileError(
                     f"C-Net {path} is for {loaded['net'].n_coef} identity coefficients, the input has {n_alpha}"
                 )
