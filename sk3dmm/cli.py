@@ -46,6 +46,7 @@ def reconstruct(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.photos]
     est = Reconstruct3DMM(
+        method=args.method,
         coef=tuple(args.coef),
         detector=args.detector,
         on_error=args.on_error,
@@ -115,7 +116,7 @@ def experiments(args: argparse.Namespace) -> int:
     )
     if args.kdef or args.fei:
         if args.kdef:
-            data = kdef_faceset(args.kdef, angles, n_jobs=args.n_jobs)
+            data = kdef_faceset(args.kdef, angles, n_jobs=args.n_jobs, method=args.method)
             run_experiments(
                 data,
                 tasks=[t for t in TASKS if t.name != "gender"] + [t for t in TASKS if t.name == "gender"],
@@ -127,7 +128,7 @@ def experiments(args: argparse.Namespace) -> int:
                 raise SystemExit(
                     "sk3dmm: --fei needs --fei-gender CSV (columns person,gender): FEI file names carry no gender"
                 )
-            data = fei_faceset(args.fei, args.fei_gender, n_jobs=args.n_jobs)
+            data = fei_faceset(args.fei, args.fei_gender, n_jobs=args.n_jobs, method=args.method)
             run_experiments(
                 data,
                 tasks=[t for t in TASKS if t.name != "expression"],
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--model", default=None, help="BFM_model_front.mat for the Basel model (default: embedded ICT)"
     )
+    p.add_argument(
+        "--method", default="rnet", choices=["rnet", "landmarks"], help="R-Net regression or landmark fitting"
+    )
     p.add_argument("--detector", default="hog", choices=["hog", "cnn"])
     p.add_argument("--on-error", default="warn", choices=["raise", "warn", "nan"])
     p.add_argument("--n-jobs", type=int, default=None)
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--kdef", default=None, help="a KDEF folder (default: the synthetic KDEF-like set)")
     e.add_argument("--fei", default=None, help="an FEI folder (needs --fei-gender)")
     e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
+    e.add_argument(
+        "--method", default="rnet", choices=["rnet", "landmarks"], help="how coefficients are obtained"
+    )
     e.add_argument("--n-identities", type=int, default=20, help="synthetic people")
     e.add_argument("--size", type=int, default=160, help="synthetic image size")
     e.add_argument("--angles", nargs="+", default=["S", "HL", "HR"], help="KDEF angle codes to use")

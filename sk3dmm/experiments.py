@@ -74,12 +74,16 @@ def coefficient_models(random_state: int, epochs: int) -> dict:
     }
 
 
-def reconstruct(images, frame: pd.DataFrame, description: str, n_jobs=None, progress=True) -> FaceSet:
-    """Coefficients of every photo by landmark fitting; photos without a detected face are dropped
-    (the count is kept in ``extra``)."""
+def reconstruct(
+    images, frame: pd.DataFrame, description: str, n_jobs=None, progress=True, method="rnet"
+) -> FaceSet:
+    """Coefficients of every photo (``method`` of Reconstruct3DMM); photos without a detected
+    face are dropped (the count is kept in ``extra``)."""
     from .transformers import Reconstruct3DMM
 
-    est = Reconstruct3DMM(coef=("alpha", "beta"), on_error="nan", n_jobs=n_jobs, progress=progress)
+    est = Reconstruct3DMM(
+        method=method, coef=("alpha", "beta"), on_error="nan", n_jobs=n_jobs, progress=progress
+    )
     coefs = est.fit_transform(images)
     ok = np.isfinite(coefs).all(1)
     kept = [img for img, k in zip(images, ok) if k]
@@ -95,8 +99,13 @@ def reconstruct(images, frame: pd.DataFrame, description: str, n_jobs=None, prog
         frame=frame[ok].reset_index(drop=True),
         alpha=coefs[ok, :n_id],
         beta=coefs[ok, n_id:],
-        description=description,
-        extra={"photos": len(frame), "reconstructed": int(ok.sum()), "detection_rate": rate},
+        description=f"{description}; coefficients by {method}",
+        extra={
+            "photos": len(frame),
+            "reconstructed": int(ok.sum()),
+            "detection_rate": rate,
+            "method": method,
+        },
     )
 
 
@@ -202,7 +211,7 @@ def kmeans_identity(data: FaceSet, seed: int) -> dict:
 
 
 def synthetic_faceset(
-    n_identities: int, image_size: int, angles, seed: int, progress: bool, n_jobs=None
+    n_identities: int, image_size: int, angles, seed: int, progress: bool, n_jobs=None, method: str = "rnet"
 ) -> FaceSet:
     from .datasets import make_synthetic_faces
 
@@ -215,10 +224,10 @@ def synthetic_faceset(
         progress=progress,
     )
     desc = f"synthetic KDEF-like set: {n_identities} people x 7 expressions x angles {','.join(angles)}, {image_size} px, seed {seed} (gender shift 1.0)"
-    return reconstruct(list(faces.images), faces.frame, desc, n_jobs=n_jobs, progress=progress)
+    return reconstruct(list(faces.images), faces.frame, desc, n_jobs=n_jobs, progress=progress, method=method)
 
 
-def kdef_faceset(root, angles, n_jobs=None, progress=True) -> FaceSet:
+def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet") -> FaceSet:
     from .datasets import load_kdef
 
     kdef = load_kdef(root, angles=angles)
@@ -228,11 +237,11 @@ def kdef_faceset(root, angles, n_jobs=None, progress=True) -> FaceSet:
     )
 
 
-def fei_faceset(root, gender, n_jobs=None, progress=True) -> FaceSet:
+def fei_faceset(root, gender, n_jobs=None, progress=True, method="rnet") -> FaceSet:
     from .datasets import load_fei
 
     fei = load_fei(root, target="gender", gender=gender)
-    return reconstruct(list(fei.filenames), fei.frame.copy(), f"FEI folder {root}", n_jobs, progress)
+    return reconstruct(list(fei.filenames), fei.frame.copy(), f"FEI folder {root}", n_jobs, progress, method)
 
 
 def run_experiments(

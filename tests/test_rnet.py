@@ -108,3 +108,83 @@ def test_export_torchscript_and_onnx_give_the_same_numbers(tmp_path):
     np.testing.assert_allclose(ts(x).detach().numpy(), ref, rtol=1e-5, atol=1e-5)
     sess = onnxruntime.InferenceSession(str(export_rnet(net, tmp_path / "rnet.onnx", 64, "onnx")))
     np.testing.assert_allclose(sess.run(None, {"image": x.numpy()})[0], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_embedded_rnet_on_a_real_photo(astronaut):
+    from sk3dmm import Reconstruct3DMM
+
+    est = Reconstruct3DMM(method="rnet", coef=("alpha", "beta", "pose"))
+    X = est.fit_transform([astronaut])
+    assert X.shape == (1, 159) and np.isfinite(X).all()
+    beta = X[0, 100:153]
+    assert ((beta >= 0) & (beta <= 1)).all()
+    assert est.reconstructions_[0].reprojection_error < 6.0  # R-Net's shape, pose fitted to dlib's points
+    assert abs(X[0, 153]) < 25  # near-frontal yaw
+    assert est.rnet_.source.startswith("sk3dmm")
+
+
+def test_embedded_rnet_beats_landmark_fitting_on_unseen_renders(ict):
+    """On frontal renders of people it never saw, R-Net's face shape must be closer to the
+    truth than landmark fitting's, and its identity closer than the mean face."""
+    from sk3dmm import Reconstruct3DMM
+    from sk3dmm.datasets import make_synthetic_faces
+    from sk3dmm.metrics import rmse_mm
+
+    faces = make_synthetic_faces(4, image_size=224, angles=("S",), random_state=555)
+    fits = {
+        m: Reconstruct3DMM(method=m, coef=("alpha", "beta"), on_error="nan").fit_transform(faces.images)
+        for m in ("rnet", "landmarks")
+    }
+    ok = np.isfinite(fits["rnet"]).all(1) & np.isfinite(fits["landmarks"]).all(1)
+    assert ok.sum() >= 20
+
+    def err(alpha, beta):
+        est = ict.vertices(torch.tensor(alpha[ok]).double(), torch.tensor(beta[ok]).double())[:, :6706]
+        true = ict.vertices(torch.tensor(faces.alpha[ok]).double(), torch.tensor(beta_true[ok]).double())[
+            :, :6706
+        ]
+        return rmse_mm(est.numpy(), true.numpy(), 10).mean()
+
+    beta_true = faces.beta
+    full = {m: err(X[:, :100], X[:, 100:]) for m, X in fits.items()}
+    assert full["rnet"] < 0.8 * full["landmarks"]
+    beta_true = np.zeros_like(faces.beta)
+    zeros = np.zeros_like(faces.beta)
+    assert err(fits["rnet"][:, :100], zeros) < err(np.zeros_like(faces.alpha), zeros)
+
+
+def test_corrupt_embedded_weights_are_detected(tmp_path, ict):
+    import shutil
+
+    from sk3dmm.morphable._files import verified_path
+    from sk3dmm.nets._embedded import EMBEDDED_WEIGHTS
+
+    bad = tmp_path / "rnet_ict.pt"
+    shutil.copy(EMBEDDED_WEIGHTS, bad)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 3] ^= 0x55
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="corrupt"):
+        verified_path(bad, EMBEDDED_WEIGHTS.with_suffix(".sha256"))
+
+
+def test_user_checkpoint_in_sk3dmm_format_round_trips(tmp_path, ict, astronaut):
+    from sk3dmm import Reconstruct3DMM
+    from sk3dmm.nets import load_rnet
+
+    bundle = load_rnet(None, ict)
+    path = tmp_path / "mine.pt"
+    torch.save(
+        {
+            "state_dict": bundle.net.state_dict(),
+            "sizes": dict(bundle.net.sizes),
+            "backbone": bundle.net.backbone_name,
+            "width": 32,
+            "input_size": bundle.input_size,
+            "rescale_factor": bundle.rescale_factor,
+        },
+        path,
+    )
+    a = Reconstruct3DMM(method="rnet", coef="alpha", cache=False).fit_transform([astronaut])
+    b = Reconstruct3DMM(method="rnet", coef="alpha", weights=path, cache=False).fit_transform([astronaut])
+    np.testing.assert_allclose(a, b, atol=1e-5)
