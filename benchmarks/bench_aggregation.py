@@ -28,17 +28,13 @@ from sklearn.svm import SVC
 
 from sk3dmm import SetAggregator, load_ict_model
 from sk3dmm.experiments import synthetic_photo_pool
-from sk3dmm.metrics import rmse_mm
+from sk3dmm.metrics import shape_rmse_mm
 from sk3dmm.model_selection import train_test_image_sets
-
-FACE_AREA = slice(0, 6706)
 
 
 def identity_rmse(model, alpha_hat, alpha_true):
-    z = np.zeros((len(alpha_hat), model.n_expression))
-    est = model.vertices(torch.as_tensor(alpha_hat).double(), torch.as_tensor(z).double())[:, FACE_AREA]
-    true = model.vertices(torch.as_tensor(alpha_true).double(), torch.as_tensor(z).double())[:, FACE_AREA]
-    return rmse_mm(est.numpy(), true.numpy(), model.unit_mm)
+    zeros = np.zeros((len(alpha_hat), model.n_expression))
+    return shape_rmse_mm(model, alpha_hat, zeros, alpha_true, zeros)
 
 
 def draw_sets(pool, people, size, per_person, rng):

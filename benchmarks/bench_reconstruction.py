@@ -31,17 +31,7 @@ import torch
 from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
 from sk3dmm.fitting import fit_shape_and_pose
-from sk3dmm.metrics import rmse_mm
-
-FACE_AREA = slice(0, 6706)
-
-
-def shape_rmse(model, alpha_hat, beta_hat, alpha, beta) -> np.ndarray:
-    est = model.vertices(torch.as_tensor(alpha_hat).double(), torch.as_tensor(beta_hat).double())[
-        :, FACE_AREA
-    ]
-    true = model.vertices(torch.as_tensor(alpha).double(), torch.as_tensor(beta).double())[:, FACE_AREA]
-    return rmse_mm(est.numpy(), true.numpy(), model.unit_mm)
+from sk3dmm.metrics import shape_rmse_mm
 
 
 def main() -> None:
@@ -72,15 +62,15 @@ def main() -> None:
     oa, ob = oracle.alpha.numpy(), oracle.beta.numpy()
 
     frame["detected"] = ok
-    frame["mean_face_id"] = shape_rmse(model, zero_a, zero_b, faces.alpha, zero_b)
-    frame["oracle_id"] = shape_rmse(model, oa, zero_b, faces.alpha, zero_b)
-    frame["oracle_full"] = shape_rmse(model, oa, ob, faces.alpha, faces.beta)
+    frame["mean_face_id"] = shape_rmse_mm(model, zero_a, zero_b, faces.alpha, zero_b)
+    frame["oracle_id"] = shape_rmse_mm(model, oa, zero_b, faces.alpha, zero_b)
+    frame["oracle_full"] = shape_rmse_mm(model, oa, ob, faces.alpha, faces.beta)
     frame["photo_id"] = np.nan
     frame["photo_full"] = np.nan
     if ok.any():
         pa, pb = photo[ok, :100], photo[ok, 100:]
-        frame.loc[ok, "photo_id"] = shape_rmse(model, pa, zero_b[ok], faces.alpha[ok], zero_b[ok])
-        frame.loc[ok, "photo_full"] = shape_rmse(model, pa, pb, faces.alpha[ok], faces.beta[ok])
+        frame.loc[ok, "photo_id"] = shape_rmse_mm(model, pa, zero_b[ok], faces.alpha[ok], zero_b[ok])
+        frame.loc[ok, "photo_full"] = shape_rmse_mm(model, pa, pb, faces.alpha[ok], faces.beta[ok])
 
     order = ["FL", "HL", "S", "HR", "FR"]
     table = (
@@ -107,7 +97,7 @@ def main() -> None:
         for idx in frame[mask].groupby("identity").groups.values():
             idx = np.asarray(idx)
             mean_alpha = alpha_hat[idx].mean(0, keepdims=True)
-            per.append(shape_rmse(model, mean_alpha, zero_b[:1], faces.alpha[idx[:1]], zero_b[:1])[0])
+            per.append(shape_rmse_mm(model, mean_alpha, zero_b[:1], faces.alpha[idx[:1]], zero_b[:1])[0])
         single = frame.loc[mask, "photo_id" if source.startswith("photo") else "oracle_id"].mean()
         sets.append(
             {

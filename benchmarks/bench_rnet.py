@@ -27,16 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
-from sk3dmm.metrics import rmse_mm
+from sk3dmm.metrics import shape_rmse_mm
 from sk3dmm.nets import RNet
-
-FACE_AREA = slice(0, 6706)
-
-
-def shape_rmse(model, a_hat, b_hat, a, b):
-    est = model.vertices(torch.as_tensor(a_hat).double(), torch.as_tensor(b_hat).double())[:, FACE_AREA]
-    true = model.vertices(torch.as_tensor(a).double(), torch.as_tensor(b).double())[:, FACE_AREA]
-    return rmse_mm(est.numpy(), true.numpy(), model.unit_mm)
 
 
 def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
@@ -66,8 +58,8 @@ def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
             beta_rms=np.sqrt(((b_hat - faces.beta[ok]) ** 2).mean(1)),
             yaw_err=np.abs(pose[:, 0] - faces.pose[ok, 0]),
             pitch_err=np.abs(pose[:, 1] - faces.pose[ok, 1]),
-            identity_mm=shape_rmse(model, a_hat, zeros, faces.alpha[ok], zeros),
-            full_mm=shape_rmse(model, a_hat, b_hat, faces.alpha[ok], faces.beta[ok]),
+            identity_mm=shape_rmse_mm(model, a_hat, zeros, faces.alpha[ok], zeros),
+            full_mm=shape_rmse_mm(model, a_hat, b_hat, faces.alpha[ok], faces.beta[ok]),
         )
         rows.append(f)
     table = (

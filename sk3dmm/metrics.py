@@ -62,3 +62,22 @@ def rmse_mm(predicted: np.ndarray, true: np.ndarray, unit_mm: float, align: str 
         predicted = similarity_align(predicted, true, scale=False)
     d2 = ((np.asarray(predicted) - np.asarray(true)) ** 2).sum(-1)
     return np.sqrt(d2.mean(-1)) * unit_mm
+
+
+FACE_AREA = slice(0, 6706)  # ICT: forehead to chin, ear to ear
+
+
+def shape_rmse_mm(model, alpha_hat, beta_hat, alpha, beta, region=FACE_AREA) -> np.ndarray:
+    """Per-sample RMSE (mm) between the faces of two coefficient sets, after similarity
+    alignment over ``region`` (vertex indices or a slice): Deng et al.'s MICC measure.
+
+    Pass zero ``beta`` on both sides for the identity (neutral) shape.
+    """
+    import torch
+
+    def verts(a, b):
+        return model.vertices(
+            torch.as_tensor(np.asarray(a)).double(), torch.as_tensor(np.asarray(b)).double()
+        )[:, region]
+
+    return rmse_mm(verts(alpha_hat, beta_hat).numpy(), verts(alpha, beta).numpy(), model.unit_mm)

@@ -45,3 +45,11 @@ def face_photos(astronaut):
         )
         out.append(np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8))
     return out
+
+
+def corrupt_copy(src, dst, position: float = 0.5):
+    """Copy a file with one byte flipped (a truncated download or a bad disk, in miniature)."""
+    data = bytearray(open(src, "rb").read())
+    data[int(len(data) * position)] ^= 0xFF
+    open(dst, "wb").write(bytes(data))
+    return dst

@@ -138,3 +138,12 @@ def test_fit_rejects_bad_landmarks(ict):
     bad[0, 3, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         fit_shape_and_pose(ict, bad, 500.0, np.array([100.0, 100.0]))
+
+
+def test_shape_rmse_is_zero_for_equal_faces_and_ignores_similarity(ict):
+    from sk3dmm.metrics import shape_rmse_mm
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 100)), rng.uniform(0, 1, (3, 53))
+    np.testing.assert_allclose(shape_rmse_mm(ict, a, b, a, b), 0, atol=1e-9)
+    assert (shape_rmse_mm(ict, a * 0, b, a, b) > 0.5).all()

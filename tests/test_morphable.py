@@ -1,5 +1,3 @@
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -7,6 +5,7 @@ from scipy.io import savemat
 
 from sk3dmm import ModelFileError, load_bfm_model
 from sk3dmm.morphable._files import verified_path
+from tests.conftest import corrupt_copy
 
 
 def test_embedded_model_shapes_and_names(ict):
@@ -45,11 +44,7 @@ def test_landmarks_are_symmetric_on_the_mean_face(ict):
 def test_corrupt_model_file_is_detected(tmp_path, ict):
     from sk3dmm.morphable._ict import ICT_FILE
 
-    bad = tmp_path / "ict_face_light.npz"
-    shutil.copy(ICT_FILE, bad)
-    data = bytearray(bad.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    bad.write_bytes(bytes(data))
+    bad = corrupt_copy(ICT_FILE, tmp_path / "ict_face_light.npz")
     with pytest.raises(ModelFileError, match="corrupt"):
         verified_path(bad, ICT_FILE.with_suffix(".sha256"))
     assert verified_path(ICT_FILE, ICT_FILE.with_suffix(".sha256")) == ICT_FILE

@@ -154,16 +154,11 @@ def test_embedded_rnet_beats_landmark_fitting_on_unseen_renders(ict):
 
 
 def test_corrupt_embedded_weights_are_detected(tmp_path, ict):
-    import shutil
-
     from sk3dmm.morphable._files import verified_path
     from sk3dmm.nets._embedded import EMBEDDED_WEIGHTS
+    from tests.conftest import corrupt_copy
 
-    bad = tmp_path / "rnet_ict.pt"
-    shutil.copy(EMBEDDED_WEIGHTS, bad)
-    data = bytearray(bad.read_bytes())
-    data[len(data) // 3] ^= 0x55
-    bad.write_bytes(bytes(data))
+    bad = corrupt_copy(EMBEDDED_WEIGHTS, tmp_path / "rnet_ict.pt", position=1 / 3)
     with pytest.raises(ModelFileError, match="corrupt"):
         verified_path(bad, EMBEDDED_WEIGHTS.with_suffix(".sha256"))
 
