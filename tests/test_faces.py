@@ -61,3 +61,20 @@ def test_read_files(tmp_path, astronaut):
         load_image(tmp_path / "missing.png")
     with pytest.raises(ImageReadError, match="expected an image array or a file path"):
         load_image(42)
+
+
+def test_face_alignment_backend_refuses_to_download(tmp_path, monkeypatch, astronaut):
+    from sk3dmm import ModelFileError, Reconstruct3DMM
+    from sk3dmm.faces import _face_alignment
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    _face_alignment._aligner.cache_clear()
+    assert _face_alignment.cached_weights() == {}
+    with pytest.raises(ModelFileError, match="does not download"):
+        detect_faces(astronaut, detector="face_alignment")
+    # a missing model is a set-up error, not a bad photo: it stops the batch with the reason
+    with pytest.raises(ModelFileError):
+        Reconstruct3DMM(detector="face_alignment", cache=False).fit_transform([astronaut])
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / "2DFAN4-cd938726ad.zip").write_bytes(b"x")
+    assert set(_face_alignment.cached_weights()) == {"2DFAN4"}

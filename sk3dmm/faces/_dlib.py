@@ -80,13 +80,17 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
     Parameters
     ----------
     image : (H, W, 3) uint8
-    detector : {"hog", "cnn"}
+    detector : {"hog", "cnn", "face_alignment"}
         dlib's HOG+SVM detector (fast, frontal to about 45 degrees of yaw) or its MMOD CNN
-        (slower on CPU, more robust to pose).
+        (slower on CPU, more robust to pose); ``"face_alignment"`` uses the optional
+        face-alignment package (S3FD + FAN) when its weights are already cached.
     upsample : int
         Times to upsample before detecting (finds smaller faces, costs time).
     """
+    if detector == "face_alignment":
+        from ._face_alignment import detect_faces_fan
 
+        return detect_faces_fan(image)
     det = _detector(detector)
     with _lock:  # dlib objects are not documented as thread-safe
         if detector == "hog":

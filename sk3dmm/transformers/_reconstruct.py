@@ -96,8 +96,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
-    detector : {"hog", "cnn"}, default="hog"
-        dlib face detector.
+    detector : {"hog", "cnn", "face_alignment"}, default="hog"
+        dlib's HOG or CNN detector with its 68-point predictor, or the optional
+        face-alignment package when its weights are already on disk.
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
     focal_length : float, default=None
@@ -147,7 +148,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "template": [None, str, os.PathLike],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
-        "detector": [StrOptions({"hog", "cnn"})],
+        "detector": [StrOptions({"hog", "cnn", "face_alignment"})],
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
