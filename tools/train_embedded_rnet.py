@@ -1,6 +1,6 @@
 """Train the embedded R-Net for the ICT model and write it into the package.
 
-Usage: ``python tools/train_embedded_rnet.py [--n-train 24000] [--epochs 6] [--seed 0]``
+Usage: ``python tools/train_embedded_rnet.py [--n-train 40000] [--epochs 10] [--seed 0]``
 Reproducible from the seed (renders, initialisation, order, augmentation). Writes
 ``sk3dmm/nets/data/rnet_ict.pt``, its ``.sha256`` and ``rnet_ict_training_log.json``.
 """

@@ -41,10 +41,10 @@ def ict_template(model: MorphableModel) -> np.ndarray:
 
 @dataclass
 class TrainConfig:
-    n_train: int = 24000
+    n_train: int = 40000
     n_valid: int = 1000
     render_size: int = 160
-    epochs: int = 6
+    epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
