@@ -3,7 +3,7 @@
 Usage: ``python tools/train_embedded_cnet.py [--n-identities 30] [--seed 7]``
 Photos: synthetic people (a seed the benchmarks do not use), 30% occluded or blurred,
 reconstructed with the embedded R-Net; sets of 2 to 5 photos of one person; C-Net trained
-from scratch with the label-free landmark loss. Writes ``sk3dmm/nets/data/cnet_ict.pt`` and
+from scratch with the label-free landmark loss. Writes ``sk3dmm/nets/data/cnet_ict.pt``, its ``.sha256`` and
 ``cnet_ict_training_log.json``.
 """
 
@@ -16,6 +16,7 @@ import torch
 
 from sk3dmm import SetAggregator
 from sk3dmm.experiments import synthetic_photo_pool
+from sk3dmm.morphable._files import sha256_of
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,6 +39,7 @@ if __name__ == "__main__":
     agg = SetAggregator("cnet", cnet_weights="scratch", epochs=args.epochs, random_state=args.seed).fit(sets)
     out = Path(args.out)
     agg.save_cnet(out / "cnet_ict.pt")
+    (out / "cnet_ict.sha256").write_text(f"{sha256_of(out / 'cnet_ict.pt')}  cnet_ict.pt\n")
     log = {
         "args": vars(args),
         "photos": int(pool.ok.sum()),

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import ModelFileError
 from ..fitting import project, transform
 from ..morphable import MorphableModel
+from ..morphable._files import verified_path
 from ._cnet import CNet, aggregate, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
@@ -237,8 +238,14 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     def _initial_cnet(self) -> dict:
         if self.cnet_weights == "scratch":
             path = None
+        elif self.cnet_weights is not None:
+            path = self.cnet_weights
         else:
-            path = self.cnet_weights or (EMBEDDED_CNET if EMBEDDED_CNET.is_file() else None)
+            path = (
+                verified_path(EMBEDDED_CNET, EMBEDDED_CNET.with_suffix(".sha256"))
+                if EMBEDDED_CNET.is_file()
+                else None
+            )
         n_alpha = len(self._alpha_cols) if hasattr(self, "_alpha_cols") else self._model().n_identity
         if path is not None:
             loaded = _load_cnet(str(path))
