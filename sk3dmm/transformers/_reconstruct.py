@@ -337,7 +337,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         sizes = np.array([size for _, _, size in ok], dtype=np.float64)
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
-        fixed = self._regress(np.stack(crops)) if self.method == "rnet" else None
+        fixed, angles = self._regress(np.stack(crops)) if self.method == "rnet" else (None, None)
         fit = fit_shape_and_pose(
             self.model_,
             np.stack([face.landmarks for _, face, _ in ok]),
@@ -351,6 +351,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             dtype=getattr(torch, self.precision),
         )
         blocks = fit_to_blocks(fit, self.model_)
+        if angles is not None:  # R-Net's own angles: more accurate than a fit to 68 points at large yaw
+            blocks["pose"][:, :3] = angles
         for j, (i, face, size) in enumerate(ok):
             rec = Reconstruction(
                 coefficients={b: v[j] for b, v in blocks.items()},
@@ -369,24 +371,28 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             if self.cache and i in keys:
                 RESULTS.put(keys[i], rec)
 
-    def _regress(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA)."""
+    def _regress(self, crops: np.ndarray):
+        """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA): the shape
+        (alpha, beta) and the pose angles in degrees, or None for nets without an angle head."""
         import torch
 
         from ..nets._rnet_training import to_input
 
         device = resolve_device(self.device)
         net = self.rnet_.net.to(device)
-        alphas, betas = [], []
+        alphas, betas, angles = [], [], []
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             for s in range(0, len(crops), self.batch_size):
                 out = net.split(net(to_input(crops[s : s + self.batch_size], device)).float())
                 alphas.append(out["id"].cpu().numpy())
                 betas.append(out["exp"].cpu().numpy())
+                if "angle" in out and self.rnet_.source.startswith("sk3dmm"):  # our (yaw, pitch, roll)
+                    angles.append(out["angle"].cpu().numpy())
         beta = np.concatenate(betas)
         if self.model_.expression_bounds is not None:
             beta = np.clip(beta, *self.model_.expression_bounds)
-        return np.concatenate(alphas), beta
+        angle_deg = np.rad2deg(np.concatenate(angles)) if angles else None
+        return (np.concatenate(alphas), beta), angle_deg
 
     @staticmethod
     def _cache_key(item, index: int, settings: str):
