@@ -292,9 +292,6 @@ def run_experiments(
             "ratio": t_img / t_coef,
         },
     }
-    table = results.pivot_table(
-        index=["task", "input", "model"], columns="scheme", values=["accuracy", "std"]
-    ).round(3)
     md = [
         "# sk3dmm experiments",
         "",
@@ -320,7 +317,6 @@ def run_experiments(
         )
         fig.savefig(out / "confusion_expression.png", dpi=110)
     print(text)
-    del table
     return results
 
 
