@@ -29,6 +29,7 @@ from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
 from sk3dmm.metrics import shape_rmse_mm
 from sk3dmm.nets import RNet
+from sk3dmm.nets._rnet_training import ICT_SIZES
 
 
 def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
@@ -83,7 +84,6 @@ def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
 
 def throughput(out: Path) -> pd.DataFrame:
     rows = []
-    sizes = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
     configs = [
         ("resnet18", 32, 112, "embedded"),
         ("mobilenet_v2", 32, 112, ""),
@@ -93,7 +93,7 @@ def throughput(out: Path) -> pd.DataFrame:
     ]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for backbone, width, size, note in configs:
-        net = RNet(sizes, backbone=backbone, width=width).eval()
+        net = RNet(ICT_SIZES, backbone=backbone, width=width).eval()
         with FlopCounterMode(display=False) as fc:
             with torch.no_grad():
                 net(torch.zeros(1, 3, size, size))

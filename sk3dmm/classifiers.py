@@ -156,11 +156,6 @@ class _SklearnNet(NeuralNetClassifier):
         index = self.predict_proba(X).argmax(1)
         return index if is_dataset(X) else self.classes_[index]
 
-    def score(self, X, y, sample_weight=None):
-        from sklearn.metrics import accuracy_score
-
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
-
     # ------------------------------------------------------------------ skorch side
     def get_params_for(self, prefix):
         params = super().get_params_for(prefix)

@@ -150,14 +150,13 @@ def run_task(
         image_size=image_size, max_epochs=epochs, random_state=seed, module__width=image_width, batch_size=16
     )
     rows, extras = [], {"confusion": None, "seconds_per_sample_epoch": {}}
+    paper_split = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=seed)
     schemes = {
-        "paper split (60/40)": None,
+        "paper split (60/40)": [tuple(paper_split)],
         f"{'grouped' if task.grouped else 'stratified'} {n_splits}-fold": _folds(
             task, y, groups, n_splits, seed
         ),
     }
-    train, test = train_test_split(np.arange(len(y)), test_size=0.4, stratify=y, random_state=seed)
-    schemes["paper split (60/40)"] = [(train, test)]
     jobs = [(scheme, name) for scheme in schemes for name in [*models, "ImageResNet-34 (pixels)"]]
     bar = tqdm(
         total=sum(len(f) for f in schemes.values()) * (len(models) + 1), desc=task.name, disable=not progress

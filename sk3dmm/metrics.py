@@ -33,6 +33,16 @@ def similarity_align(source: np.ndarray, target: np.ndarray, scale: bool = True)
     return c[..., None, None] * s0 @ np.swapaxes(rot, -1, -2) + mu_t
 
 
+def _aligned(predicted, true, align: str | None) -> np.ndarray:
+    if align == "similarity":
+        return similarity_align(predicted, true)
+    if align == "rigid":
+        return similarity_align(predicted, true, scale=False)
+    if align is None:
+        return np.asarray(predicted)
+    raise ValueError(f"align must be 'similarity', 'rigid' or None, got {align!r}")
+
+
 def point_error_mm(
     predicted: np.ndarray, true: np.ndarray, unit_mm: float, align: str | None = "similarity"
 ) -> np.ndarray:
@@ -45,22 +55,13 @@ def point_error_mm(
         Millimetres per model unit (``MorphableModel.unit_mm``).
     align : {"similarity", "rigid", None}
     """
-    if align == "similarity":
-        predicted = similarity_align(predicted, true)
-    elif align == "rigid":
-        predicted = similarity_align(predicted, true, scale=False)
-    elif align is not None:
-        raise ValueError(f"align must be 'similarity', 'rigid' or None, got {align!r}")
-    return np.linalg.norm(np.asarray(predicted) - np.asarray(true), axis=-1).mean(-1) * unit_mm
+    predicted = _aligned(predicted, true, align)
+    return np.linalg.norm(predicted - np.asarray(true), axis=-1).mean(-1) * unit_mm
 
 
 def rmse_mm(predicted: np.ndarray, true: np.ndarray, unit_mm: float, align: str | None = "similarity"):
     """Root-mean-square point distance in millimetres after alignment (the MICC measure)."""
-    if align == "similarity":
-        predicted = similarity_align(predicted, true)
-    elif align == "rigid":
-        predicted = similarity_align(predicted, true, scale=False)
-    d2 = ((np.asarray(predicted) - np.asarray(true)) ** 2).sum(-1)
+    d2 = ((_aligned(predicted, true, align) - np.asarray(true)) ** 2).sum(-1)
     return np.sqrt(d2.mean(-1)) * unit_mm
 
 

@@ -4,8 +4,8 @@ import torch
 from scipy.io import savemat
 
 from sk3dmm import ModelFileError
-from sk3dmm.faces import align_crop
-from sk3dmm.nets import DEEP3D_SIZES, RNet, export_rnet, five_from_68, load_deep3d_rnet, load_deep3d_template
+from sk3dmm.faces import align_crop, five_points
+from sk3dmm.nets import DEEP3D_SIZES, RNet, export_rnet, load_deep3d_rnet, load_deep3d_template
 from sk3dmm.nets._resnet import resnet18, resnet50
 
 
@@ -77,13 +77,13 @@ def test_template_and_five_points(tmp_path):
     np.testing.assert_allclose(five[1], lm[[42, 45]].mean(0))
     np.testing.assert_allclose(five[2], lm[30])
     np.testing.assert_allclose(five[3:], lm[[48, 54]])
-    np.testing.assert_allclose(five_from_68(lm), five)
+    np.testing.assert_allclose(five_points(lm), five)
 
 
 def test_align_crop_puts_the_template_where_deep3d_does():
     rng = np.random.default_rng(1)
     template68 = rng.normal(0, 1, (68, 3)) * [0.5, 0.6, 0.2]
-    five = five_from_68(template68)
+    five = five_points(template68)
     h, w, s, t = 300, 400, 80.0, np.array([210.0, 140.0])
     # a frontal photo: y-up image position = s * (x, y) + t ; pixel y is flipped
     lm_up = template68[:, :2] * s + t

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils import Bunch, check_random_state
-from tqdm.auto import tqdm
 
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
-from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces
+from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces_uint8
 from ._kdef_names import ANGLES, EXPRESSIONS, GENDERS, kdef_name
 
 # FACS-style recipes over ARKit blendshapes (EMFACS prototypes, e.g. happiness = AU6 + AU12).
@@ -195,28 +194,27 @@ def make_synthetic_faces(
     angles_t = (torch.tensor(pose[:, i]) for i in range(3))
     rot, trans = pose_to_camera(*angles_t, pivot, distance, offset)
     alpha_np, beta_np, gamma_np = np.array(alphas), np.array(betas), np.array(gammas)
-    albedo_all = torch.tensor(np.array(person_albedo))
-    person_index = np.array(person_index)
-    bg = torch.tensor(np.array(backgrounds), dtype=torch.float32)
+    bg = np.array(backgrounds, dtype=np.float32)
     images = np.empty((n, image_size, image_size, 3), np.uint8)
     t0 = time.perf_counter()
-    with torch.no_grad():
-        for s in tqdm(range(0, n, batch_size), desc="render", disable=not progress):
-            sl = slice(s, min(n, s + batch_size))
-            out = render_faces(
-                model,
-                torch.tensor(alpha_np[sl], dtype=torch.float32),
-                torch.tensor(beta_np[sl], dtype=torch.float32),
-                albedo_all[person_index[sl]],
-                torch.tensor(gamma_np[sl], dtype=torch.float32),
-                rot[sl].float(),
-                trans[sl].float(),
-                focal,
-                torch.tensor(center, dtype=torch.float32),
-                image_size,
-                background=bg[sl],
-            )
-            images[sl] = (out.image.numpy() * 255 + 0.5).astype(np.uint8)
+    batches = render_faces_uint8(
+        model,
+        alpha_np,
+        beta_np,
+        np.array(person_albedo),
+        person_index,
+        gamma_np,
+        rot,
+        trans,
+        focal,
+        center,
+        image_size,
+        bg,
+        batch_size,
+        progress,
+    )
+    for sl, imgs in batches:
+        images[sl] = imgs
     seconds = time.perf_counter() - t0
     lm3 = model.landmarks(torch.tensor(alpha_np), torch.tensor(beta_np))
     landmarks = project(

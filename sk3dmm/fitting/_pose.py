@@ -119,8 +119,3 @@ def refine_pose(
         r = torch.where(better[:, None, None], new_r, r)
         damping = torch.where(better, damping * 0.1, damping * 10).clamp(1e-8, 1e8)
     return rotation, translation
-
-
-def reprojection(points3d: torch.Tensor, rotation, translation, focal, center) -> torch.Tensor:
-    """Pixels of model-space points under a pose."""
-    return project(transform(points3d, rotation, translation), focal, center)

@@ -1,7 +1,7 @@
 """Networks in plain torch: ResNet / MobileNet backbones, R-Net, and the classifier modules."""
 
 from ._classifier_nets import CoefResNet, ImageResNet
-from ._deep3d import five_from_68, load_deep3d_rnet, load_deep3d_template
+from ._deep3d import load_deep3d_rnet, load_deep3d_template
 from ._embedded import RNetBundle, load_rnet
 from ._export import export_rnet
 from ._mobilenet import MobileNetV2
@@ -18,7 +18,6 @@ __all__ = [
     "RNetBundle",
     "ResNet",
     "export_rnet",
-    "five_from_68",
     "load_deep3d_rnet",
     "load_deep3d_template",
     "load_rnet",

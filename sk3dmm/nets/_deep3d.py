@@ -8,25 +8,8 @@ import numpy as np
 import torch
 
 from ..exceptions import ModelFileError
+from ..faces import five_points
 from ._rnet import DEEP3D_SIZES, RNet
-
-# Deep3DFaceRecon's extract_5p / load_lm3d: 1-based landmark numbers
-_LM_IDX = np.array([31, 37, 40, 43, 46, 49, 55]) - 1
-
-
-def five_from_68(lm: np.ndarray) -> np.ndarray:
-    """Deep3DFaceRecon's 5 points (eye centres, nose, mouth corners) from 68 (2-D or 3-D)."""
-    lm = np.asarray(lm)
-    p = np.stack(
-        [
-            lm[_LM_IDX[0]],
-            lm[_LM_IDX[[1, 2]]].mean(0),
-            lm[_LM_IDX[[3, 4]]].mean(0),
-            lm[_LM_IDX[5]],
-            lm[_LM_IDX[6]],
-        ]
-    )
-    return p[[1, 2, 0, 3, 4]]
 
 
 def load_deep3d_template(path: str | Path) -> np.ndarray:
@@ -39,7 +22,7 @@ def load_deep3d_template(path: str | Path) -> np.ndarray:
         raise ModelFileError(f"cannot read the landmark template {path}: {exc}") from exc
     if lm.shape != (68, 3):
         raise ModelFileError(f"{path}: 'lm' must be 68 x 3, got {lm.shape}")
-    return five_from_68(lm)
+    return five_points(lm)
 
 
 def _infer_backbone(state: dict) -> str:

@@ -19,10 +19,10 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..faces import align_crop
+from ..faces import align_crop, five_points
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
-from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces
+from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces_uint8
 from ._rnet import RNet
 
 ICT_SIZES = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
@@ -33,10 +33,8 @@ RESCALE_CM = 102.0 / 10.0 * INPUT_SIZE / 224.0  # Deep3DFaceRecon's framing, for
 def ict_template(model: MorphableModel) -> np.ndarray:
     """5-point template (eye centres, nose, mouth corners) of the mean face, centred on its
     68 landmarks so the crop is centred on the face."""
-    from ._deep3d import five_from_68
-
     lm = model.mean[model.landmark_indices].astype(np.float64)
-    return five_from_68(lm - lm.mean(0))
+    return five_points(lm - lm.mean(0))
 
 
 @dataclass
@@ -71,7 +69,7 @@ def render_training_crops(
     n: int, cfg: TrainConfig, seed: int, model: MorphableModel | None = None, progress=True
 ):
     """Render ``n`` random faces and crop them as photos are cropped; returns crops and targets."""
-    from ..datasets._synthetic_faces import _random_lighting
+    from ..datasets._synthetic_faces import DISTANCE_MM, FRAME_FOCAL, HEAD_PIVOT_CM, _random_lighting
 
     model = load_ict_model() if model is None else model
     rng = np.random.default_rng(check_random_state(seed).randint(2**31))
@@ -82,12 +80,15 @@ def render_training_crops(
     albedo = np.stack([ict_albedo(model, random_albedo_params(rng)) for _ in range(min(n, 256))])
     which_albedo = rng.integers(len(albedo), size=n)
     background = rng.uniform(0.1, 0.9, (n, 3))
-    distance = 1000.0 / model.unit_mm
+    distance = DISTANCE_MM / model.unit_mm
     scale = rng.uniform(0.8, 1.2, n)
-    focal = 2.5 * cfg.render_size * scale
+    focal = FRAME_FOCAL * cfg.render_size * scale
     offset = torch.tensor(np.c_[rng.uniform(-0.05, 0.05, (n, 2)) * distance, np.zeros(n)])
     rot, trans = pose_to_camera(
-        *(torch.tensor(angles[:, i]) for i in range(3)), torch.tensor([0.0, -1.0, 1.0]), distance, offset
+        *(torch.tensor(angles[:, i]) for i in range(3)),
+        torch.tensor(HEAD_PIVOT_CM) * 10 / model.unit_mm,
+        distance,
+        offset,
     )
     center = np.full(2, cfg.render_size / 2)
     template = ict_template(model)
@@ -95,26 +96,24 @@ def render_training_crops(
     lm3 = model.landmarks(torch.tensor(alpha), torch.tensor(beta))
     lm2 = project(transform(lm3, rot, trans), torch.tensor(focal), torch.tensor(center).expand(n, 2)).numpy()
     lm2 = lm2 + rng.normal(0, cfg.landmark_noise_px, lm2.shape)
-    albedo_t = torch.tensor(albedo)
-    with torch.no_grad():
-        for s in tqdm(range(0, n, 64), desc="render", disable=not progress):
-            sl = slice(s, min(n, s + 64))
-            out = render_faces(
-                model,
-                torch.tensor(alpha[sl], dtype=torch.float32),
-                torch.tensor(beta[sl], dtype=torch.float32),
-                albedo_t[which_albedo[sl]],
-                torch.tensor(gamma[sl], dtype=torch.float32),
-                rot[sl].float(),
-                trans[sl].float(),
-                torch.tensor(focal[sl], dtype=torch.float32),
-                torch.tensor(center, dtype=torch.float32),
-                cfg.render_size,
-                background=torch.tensor(background[sl], dtype=torch.float32),
-            )
-            imgs = (out.image.numpy() * 255 + 0.5).astype(np.uint8)
-            for j, i in enumerate(range(sl.start, sl.stop)):
-                crops[i] = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)[0]
+    batches = render_faces_uint8(
+        model,
+        alpha,
+        beta,
+        albedo,
+        which_albedo,
+        gamma,
+        rot,
+        trans,
+        focal,
+        center,
+        cfg.render_size,
+        background,
+        progress=progress,
+    )
+    for sl, imgs in batches:
+        for j, i in enumerate(range(sl.start, sl.stop)):
+            crops[i] = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)[0]
     targets = {
         "id": alpha.astype(np.float32),
         "exp": beta.astype(np.float32),

@@ -3,7 +3,7 @@
 from ._albedo import AlbedoParams, ict_albedo, random_albedo_params
 from ._lighting import AMBIENT_INIT, sh_basis, shade, vertex_normals
 from ._rasterize import Fragments, interpolate, rasterize
-from ._renderer import Rendering, deng_camera, pose_to_camera, render_faces, render_mesh
+from ._renderer import Rendering, deng_camera, pose_to_camera, render_faces, render_faces_uint8, render_mesh
 
 __all__ = [
     "AMBIENT_INIT",
@@ -17,6 +17,7 @@ __all__ = [
     "random_albedo_params",
     "rasterize",
     "render_faces",
+    "render_faces_uint8",
     "render_mesh",
     "sh_basis",
     "shade",

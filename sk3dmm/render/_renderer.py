@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..fitting import euler_to_matrix, project, transform
@@ -134,3 +135,50 @@ def pose_to_camera(
     if offset is not None:
         t = t + offset.to(rot.dtype)
     return rot, t
+
+
+def render_faces_uint8(
+    model: MorphableModel,
+    alpha,
+    beta,
+    albedo_table,
+    albedo_index,
+    gamma,
+    rotation: torch.Tensor,
+    translation: torch.Tensor,
+    focal,
+    center,
+    image_size: int,
+    background,
+    batch_size: int = 64,
+    progress: bool = False,
+):
+    """Render many faces in batches without gradients, yielding ``(slice, uint8 images)``.
+
+    ``albedo_table`` (k, n_vertices, 3) holds shared albedos and ``albedo_index`` (n,) picks one
+    per face; ``focal`` is a scalar or one value per face; ``background`` is (n, 3) RGB.
+    """
+    from tqdm.auto import tqdm
+
+    n = len(alpha)
+    f32 = torch.float32
+    focal = np.broadcast_to(np.asarray(focal, dtype=np.float32), (n,)).copy()
+    table = torch.as_tensor(albedo_table, dtype=f32)
+    center_t = torch.as_tensor(np.asarray(center), dtype=f32)
+    with torch.no_grad():
+        for s in tqdm(range(0, n, batch_size), desc="render", disable=not progress):
+            sl = slice(s, min(n, s + batch_size))
+            out = render_faces(
+                model,
+                torch.as_tensor(alpha[sl], dtype=f32),
+                torch.as_tensor(beta[sl], dtype=f32),
+                table[np.asarray(albedo_index)[sl]],
+                torch.as_tensor(gamma[sl], dtype=f32),
+                rotation[sl].float(),
+                translation[sl].float(),
+                torch.as_tensor(focal[sl]),
+                center_t,
+                image_size,
+                background=torch.as_tensor(background[sl], dtype=f32),
+            )
+            yield sl, (out.image.numpy() * 255 + 0.5).astype(np.uint8)

@@ -55,12 +55,10 @@ class Reconstruction:
     reprojection_error: float
 
 
-def _detect(item, index: int, detector: str, upsample: int, crop_spec=None):
-    """Worker: read one sample, find its largest face and, for R-Net, crop it; errors come
+def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec=None):
+    """Worker: find the largest face of a decoded image and, for R-Net, crop it; errors come
     back as strings so one bad photo cannot stop a batch."""
-    name = describe_sample(item, index)
     try:
-        image = load_image(item, name)
         face = largest_face(detect_faces(image, detector, upsample), name)
         crop = None
         if crop_spec is not None:
@@ -301,31 +299,37 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             self._reconstruct_chunk(items, chunk, settings, results, failures)
             bar.update(len(chunk))
         bar.close()
-        self.failures_ = apply_policy(failures, self.on_error)
+        self.failures_ = apply_policy(sorted(failures), self.on_error)
         self.reconstructions_ = results
         return results
 
     def _reconstruct_chunk(self, items, chunk, settings, results, failures) -> None:
         keys: dict[int, tuple] = {}
-        todo = []
+        images: dict[int, np.ndarray] = {}  # decoded once, for the cache key and for detection
         for i in chunk:
-            key = self._cache_key(items[i], i, settings)
-            if key is None:  # unreadable: detection reports the reason
-                todo.append(i)
+            name = describe_sample(items[i], i)
+            try:
+                image = load_image(items[i], name)
+            except SAMPLE_ERRORS as exc:
+                failures.append((i, name, str(exc).removeprefix(f"{name}: ")))
                 continue
-            keys[i] = key
-            hit = RESULTS.get(key) if self.cache else None
+            keys[i] = (image_digest(image), settings)
+            hit = RESULTS.get(keys[i]) if self.cache else None
             if hit is None:
-                todo.append(i)
+                images[i] = image
             else:
                 results[i] = hit
+        todo = list(images)
         if not todo:
             return
         crop_spec = None
         if self.method == "rnet":
             crop_spec = (self.rnet_.template5, self.rnet_.input_size, self.rnet_.rescale_factor)
         detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
-            delayed(_detect)(items[i], i, self.detector, self.upsample, crop_spec) for i in todo
+            delayed(_detect)(
+                images.pop(i), describe_sample(items[i], i), self.detector, self.upsample, crop_spec
+            )
+            for i in todo
         )
         ok = [(i, face, size) for i, (face, size, _, _) in zip(todo, detected) if face is not None]
         crops = [crop for face, _, crop, _ in detected if face is not None]
@@ -368,7 +372,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 reprojection_error=float(fit.reprojection_error[j]),
             )
             results[i] = rec
-            if self.cache and i in keys:
+            if self.cache:
                 RESULTS.put(keys[i], rec)
 
     def _regress(self, crops: np.ndarray):
@@ -393,14 +397,6 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             beta = np.clip(beta, *self.model_.expression_bounds)
         angle_deg = np.rad2deg(np.concatenate(angles)) if angles else None
         return (np.concatenate(alphas), beta), angle_deg
-
-    @staticmethod
-    def _cache_key(item, index: int, settings: str):
-        try:
-            image = load_image(item, describe_sample(item, index))
-        except SAMPLE_ERRORS:
-            return None
-        return (image_digest(image), settings)
 
     def to_frame(self, X) -> pd.DataFrame:
         """The selected blocks for each sample as a DataFrame, with the fit's quality columns."""
