@@ -78,3 +78,21 @@ def test_face_alignment_backend_refuses_to_download(tmp_path, monkeypatch, astro
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / "2DFAN4-cd938726ad.zip").write_bytes(b"x")
     assert set(_face_alignment.cached_weights()) == {"2DFAN4"}
+
+
+def test_crop_affine_says_where_a_pixel_lands():
+    from sk3dmm.faces import align_crop, crop_affine
+    from sk3dmm.nets._rnet_training import ict_template
+    from sk3dmm.morphable import load_ict_model
+
+    rng = np.random.default_rng(0)
+    template = ict_template(load_ict_model())
+    lm = np.c_[np.linspace(150, 330, 68), np.linspace(180, 360, 68)] + rng.normal(0, 10, (68, 2))
+    image = np.zeros((480, 500, 3), np.uint8)
+    image[250:254, 240:244] = 255  # a 4 x 4 spot centred on (242, 252) in continuous pixels
+    crop, _, params = align_crop(image, lm, template, 112, 5.1)
+    sx, sy, ox, oy = crop_affine(params, 112)
+    ys, xs = np.nonzero(crop[..., 0] > 60)
+    weights = crop[ys, xs, 0].astype(float)
+    found = np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum() + 0.5
+    np.testing.assert_allclose(found, [242 * sx + ox, 252 * sy + oy], atol=0.5)

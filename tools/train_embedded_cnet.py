@@ -3,7 +3,8 @@
 Usage: ``python tools/train_embedded_cnet.py [--n-identities 30] [--seed 7]``
 Photos: synthetic people (a seed the benchmarks do not use), 30% occluded or blurred,
 reconstructed with the embedded R-Net; sets of 2 to 5 photos of one person; C-Net trained
-from scratch with the label-free landmark loss. Writes ``sk3dmm/nets/data/cnet_ict.pt``, its ``.sha256`` and
+from scratch with the label-free hybrid loss (CNET_LOSS_WEIGHTS: skin photometric and
+landmarks). Writes ``sk3dmm/nets/data/cnet_ict.pt``, its ``.sha256`` and
 ``cnet_ict_training_log.json``.
 """
 
@@ -21,8 +22,8 @@ from sk3dmm.morphable._files import sha256_of
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-identities", type=int, default=30)
-    p.add_argument("--sets-per-person", type=int, default=200)
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--sets-per-person", type=int, default=50)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data"))
     args = p.parse_args()
@@ -36,7 +37,9 @@ if __name__ == "__main__":
         for _ in range(args.sets_per_person):
             k = int(rng.integers(2, 6))
             sets.append(pool.image_set(rng.choice(idx, k, replace=False)))
-    agg = SetAggregator("cnet", cnet_weights="scratch", epochs=args.epochs, random_state=args.seed).fit(sets)
+    agg = SetAggregator(
+        "cnet", cnet_weights="scratch", epochs=args.epochs, random_state=args.seed, progress=True
+    ).fit(sets)
     out = Path(args.out)
     agg.save_cnet(out / "cnet_ict.pt")
     (out / "cnet_ict.sha256").write_text(f"{sha256_of(out / 'cnet_ict.pt')}  cnet_ict.pt\n")

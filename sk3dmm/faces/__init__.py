@@ -1,12 +1,13 @@
 """Images in, faces out: reading images, dlib detection, 68 landmarks, the 5-point alignment."""
 
-from ._alignment import align_crop, five_points, pos_fit
+from ._alignment import align_crop, crop_affine, five_points, pos_fit
 from ._dlib import FaceDetection, detect_faces, largest_face, models_dir
 from ._images import as_image_list, load_image, read_image, to_rgb_uint8
 
 __all__ = [
     "FaceDetection",
     "align_crop",
+    "crop_affine",
     "as_image_list",
     "detect_faces",
     "five_points",

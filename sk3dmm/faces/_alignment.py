@@ -94,3 +94,13 @@ def align_crop(
     lm_new = np.stack([lm[:, 0] - t[0] + w0 / 2, lm[:, 1] - t[1] + h0 / 2], axis=1) * s
     lm_new = lm_new - np.array([w / 2 - target_size / 2, h / 2 - target_size / 2])
     return crop, lm_new, np.array([w0, h0, s, t[0], t[1]])
+
+
+def crop_affine(trans_params: np.ndarray, target_size: int) -> np.ndarray:
+    """Where :func:`align_crop` put the photo: ``crop_xy = image_xy * (sx, sy) + (ox, oy)``
+    (pixels, y down), as ``(sx, sy, ox, oy)``."""
+    w0, h0, s, tx, ty = (float(v) for v in trans_params)
+    w, h = int(w0 * s), int(h0 * s)
+    left = int(w / 2 - target_size / 2 + (tx - w0 / 2) * s)
+    up = int(h / 2 - target_size / 2 + (h0 / 2 - ty) * s)
+    return np.array([w / w0, h / h0, -left, -up])

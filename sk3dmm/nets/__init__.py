@@ -4,6 +4,8 @@ from ._classifier_nets import CoefResNet, ImageResNet
 from ._deep3d import load_deep3d_rnet, load_deep3d_template
 from ._embedded import RNetBundle, load_rnet
 from ._export import export_rnet
+from ._fine_tune import fine_tune_rnet, rnet_rotation
+from ._hybrid_loss import HybridLoss
 from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
 from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
@@ -12,16 +14,19 @@ __all__ = [
     "BACKBONES",
     "DEEP3D_SIZES",
     "CoefResNet",
+    "HybridLoss",
     "ImageResNet",
     "MobileNetV2",
     "RNet",
     "RNetBundle",
     "ResNet",
     "export_rnet",
+    "fine_tune_rnet",
     "load_deep3d_rnet",
     "load_deep3d_template",
     "load_rnet",
     "resnet18",
     "resnet34",
     "resnet50",
+    "rnet_rotation",
 ]

@@ -14,17 +14,25 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from ..exceptions import ModelFileError
-from ..fitting import project, transform
 from ..morphable import MorphableModel
 from ..morphable._files import verified_path
+from ..nets._hybrid_loss import HybridLoss
 from ._cnet import CNet, aggregate, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
 
 EMBEDDED_CNET = Path(__file__).resolve().parents[1] / "nets" / "data" / "cnet_ict.pt"
 METHODS = ("mean", "median", "kmeans", "kmeans_global", "cnet")
+# C-Net's loss: the photometric term carries it. On synthetic sets with ground truth
+# (benchmarks/bench_aggregation.py), the true identity has a lower photometric loss than the
+# mean of the set in ~9 sets of 10 but a higher landmark loss in ~8 of 10 (the photos'
+# landmarks are noisy and their expression and pose were estimated with their own identity),
+# and the Gaussian prior favours the shrunken mean; so landmarks weigh a tenth of R-Net's and
+# the prior nothing.
+CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0}
 
 
 def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
@@ -48,6 +56,57 @@ def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
             raise ValueError(f"set {i}: no photo of the set was reconstructed (all rows NaN)")
         out.append((rows[ok], [r for r, k in zip(recons, ok) if k] if recons is not None else None))
     return out
+
+
+def _photo_tensors(sets, size: int, k: int) -> tuple[dict, torch.Tensor]:
+    """Every distinct photo of the sets, its crop resized to ``size`` px with the camera and
+    landmarks in that crop, and ``slot`` (n_sets, k): the photo of each set position or -1."""
+    index: dict[int, int] = {}
+    recons = []
+    slot = torch.full((len(sets), k), -1, dtype=torch.long)
+    for i, (_, rs) in enumerate(sets):
+        for j, r in enumerate(rs):
+            if r.crop is None:
+                raise ValueError("method='cnet' training needs the face crops kept by Reconstruct3DMM")
+            if id(r) not in index:
+                index[id(r)] = len(recons)
+                recons.append(r)
+            slot[i, j] = index[id(r)]
+    crop_size = recons[0].crop.shape[0]
+    image = torch.as_tensor(np.stack([r.crop for r in recons])).permute(0, 3, 1, 2).float() / 255
+    image = torch.nn.functional.interpolate(image, size=(size, size), mode="bilinear", antialias=True)
+    cams = [r.crop_camera() for r in recons]
+    scale = size / crop_size
+    photos = {
+        "image": image.permute(0, 2, 3, 1).contiguous(),
+        "focal": torch.tensor([c[0] * scale for c in cams], dtype=torch.float32),
+        "center": torch.tensor(np.stack([c[1] * scale for c in cams]), dtype=torch.float32),
+        "landmarks": torch.tensor(np.stack([c[2] * scale for c in cams]), dtype=torch.float32),
+        "rotation": torch.tensor(np.stack([r.rotation for r in recons]), dtype=torch.float32),
+        "beta": torch.tensor(np.stack([r.coefficients["beta"] for r in recons]), dtype=torch.float32),
+    }
+    return photos, slot
+
+
+def _set_loss(loss_fn: HybridLoss, agg: torch.Tensor, slot: torch.Tensor, photos: dict):
+    """Hybrid loss of each set's photos under its aggregated identity; ``total`` per set."""
+    used = slot >= 0
+    p = slot[used]
+    terms = loss_fn(
+        agg[:, None].expand(-1, slot.shape[1], -1)[used],
+        photos["beta"][p],
+        photos["rotation"][p],
+        photos["image"][p],
+        photos["landmarks"][p],
+        photos["focal"][p],
+        photos["center"][p],
+        reduce=False,
+    )
+    per_set = torch.zeros(len(slot), dtype=terms.total.dtype).index_add(
+        0, torch.nonzero(used)[:, 0], terms.total
+    )
+    terms.total = per_set / used.sum(1)
+    return terms
 
 
 def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
@@ -108,9 +167,17 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         from an untrained C-Net (equal confidences, i.e. the mean).
     epochs, lr : training of C-Net
     model : None, path or MorphableModel
-        The morphable model the coefficients belong to (for C-Net's landmark loss).
+        The morphable model the coefficients belong to (for C-Net's loss).
+    render_size : int, default=64
+        Size (pixels) the face crops are compared with the renders at, in C-Net training.
+    loss_weights : dict, default=None
+        Weights of C-Net's label-free loss (keywords of :class:`sk3dmm.nets.HybridLoss`:
+        ``landmark``, ``photometric``, ``coefficient``); None uses ``CNET_LOSS_WEIGHTS``.
     random_state : int, RandomState or None
     device : str, default="cpu"
+        Kept for API symmetry; C-Net trains on the CPU (it is small, and the crops are there).
+    progress : bool, default=False
+        Show a tqdm bar over C-Net's training epochs.
 
     Attributes
     ----------
@@ -129,8 +196,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "model": [None, str, os.PathLike, MorphableModel],
+        "render_size": [Interval(Integral, 16, None, closed="left")],
+        "loss_weights": [None, dict],
         "random_state": ["random_state"],
         "device": [str],
+        "progress": ["boolean"],
     }
 
     def __init__(
@@ -139,11 +209,14 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         n_clusters=None,
         train_cnet=True,
         cnet_weights=None,
-        epochs=40,
+        epochs=10,
         lr=3e-3,
         model=None,
+        render_size=64,
+        loss_weights=None,
         random_state=None,
         device="cpu",
+        progress=False,
     ):
         self.method = method
         self.n_clusters = n_clusters
@@ -152,8 +225,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         self.epochs = epochs
         self.lr = lr
         self.model = model
+        self.render_size = render_size
+        self.loss_weights = loss_weights
         self.random_state = random_state
         self.device = device
+        self.progress = progress
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -264,6 +340,15 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             "method": None,
         }
 
+    def _loss_fn(self, model: MorphableModel) -> HybridLoss:
+        weights = {**CNET_LOSS_WEIGHTS, **(self.loss_weights or {})}
+        unknown = set(weights) - {"landmark", "photometric", "coefficient"}
+        if unknown:
+            raise ValueError(
+                f"loss_weights: unknown terms {sorted(unknown)}; use landmark, photometric, coefficient"
+            )
+        return HybridLoss(model, **weights)
+
     def _descriptors(self, sets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Padded (s, k, n_alpha + N_QUALITY) descriptors, alphas and masks."""
         k = max(len(r) for r, _ in sets)
@@ -292,6 +377,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return out
 
     def _train_cnet(self, sets, seed: int) -> None:
+        """Label-free: the aggregated identity, with each photo's own expression and pose, must
+        explain every photo of its set (landmarks and skin pixels, :class:`HybridLoss`)."""
         model = self._model()
         if len(self._alpha_cols) != model.n_identity:
             raise ValueError(f"C-Net training needs all {model.n_identity} alpha columns of {model.name}")
@@ -299,53 +386,48 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         if self.cnet_["method"] is None:  # from scratch: scale inputs on these data
             self.cnet_["mean"], self.cnet_["scale"] = rows.mean(0), rows.std(0) + 1e-6
         desc, alpha, mask = self._descriptors(sets)
-        k = alpha.shape[1]
-        lm = np.zeros((len(sets), k, 68, 2), np.float32)
-        beta = np.zeros((len(sets), k, model.n_expression), np.float32)
-        rot = np.tile(np.eye(3, dtype=np.float32), (len(sets), k, 1, 1))
-        trans = np.zeros((len(sets), k, 3), np.float32)
-        trans[..., 2] = 1
-        focal = np.ones((len(sets), k), np.float32)
-        center = np.zeros((len(sets), k, 2), np.float32)
-        for i, (_, recons) in enumerate(sets):
-            for j, r in enumerate(recons):
-                lm[i, j], beta[i, j] = r.landmarks, r.coefficients["beta"]
-                rot[i, j], trans[i, j] = r.rotation, r.translation
-                focal[i, j], center[i, j] = r.focal, r.center
-        lm_t = torch.tensor(lm)
-        spread = (lm_t - lm_t.mean(2, keepdim=True)).square().sum(-1).mean(-1).sqrt().clamp_min(1e-3)
-        t = model.tensors("cpu", torch.float32)
-        inner = model.landmark_indices[17:]
-        mean_lm, id_lm, exp_lm = t["mean"][inner], t["identity"][:, inner], t["expression"][:, inner]
-        exp_part = torch.einsum("skj,jnd->sknd", torch.tensor(beta), exp_lm)
+        photos, slot = _photo_tensors(sets, self.render_size, alpha.shape[1])
+        loss_fn = self._loss_fn(model)
         net = self.cnet_["net"].train()
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        batch = 64
-        rot_t, trans_t, focal_t, center_t = map(torch.tensor, (rot, trans, focal, center))
-        for _ in range(self.epochs):
+        batch = 32
+        for _ in tqdm(range(self.epochs), desc="C-Net", disable=not self.progress):
             perm = torch.randperm(len(sets), generator=gen)
             total = 0.0
             for s in range(0, len(sets), batch):
                 b = perm[s : s + batch]
                 agg = aggregate(net(desc[b]), alpha[b], mask[b])  # (bs, n_id)
-                shape = (
-                    mean_lm + torch.einsum("sj,jnd->snd", agg, id_lm)[:, None] + exp_part[b]
-                )  # (bs, k, 51, 3)
-                bs = len(b)
-                cam = transform(
-                    shape.reshape(bs * k, -1, 3), rot_t[b].reshape(-1, 3, 3), trans_t[b].reshape(-1, 3)
-                )
-                proj = project(cam, focal_t[b].reshape(-1), center_t[b].reshape(-1, 2)).reshape(bs, k, -1, 2)
-                err = (proj - lm_t[b][:, :, 17:]).square().sum(-1).mean(-1) / spread[b].square()
-                loss = (err * mask[b]).sum() / mask[b].sum()
+                terms = _set_loss(loss_fn, agg, slot[b], photos)
                 opt.zero_grad()
-                loss.backward()
+                terms.total.mean().backward()
                 opt.step()
-                total += loss.item() * bs
+                total += terms.total.sum().item()
             self.history_.append(total / len(sets))
         net.eval()
         self.cnet_["method"] = "trained"
+
+    def label_free_loss(self, X, alpha=None) -> np.ndarray:
+        """C-Net's training objective per set: the mean hybrid loss of a set's photos
+        re-rendered with ``alpha`` (n_sets, n_identity), by default the aggregated identity.
+
+        Useful to check whether the objective agrees with the truth: on synthetic sets,
+        compare it at the true identity and at the aggregate.
+        """
+        sets = _as_sets(X)
+        if not hasattr(self, "_alpha_cols"):
+            self._set_input_info(X, sets)
+        if alpha is None:
+            alpha = self.transform(X)[:, self._alpha_cols]
+        model = self._model()
+        photos, slot = _photo_tensors(sets, self.render_size, max(len(r) for r, _ in sets))
+        loss_fn = self._loss_fn(model)
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(sets), 64):
+                agg = torch.as_tensor(np.asarray(alpha[s : s + 64]), dtype=torch.float32)
+                out.append(_set_loss(loss_fn, agg, slot[s : s + 64], photos).total.numpy())
+        return np.concatenate(out)
 
     def save_cnet(self, path: str | Path) -> None:
         """Write the C-Net (weights and input scaling) for ``cnet_weights=`` or embedding."""
@@ -358,7 +440,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 "hidden": net.head.in_features,
                 "mean": torch.tensor(self.cnet_["mean"]),
                 "scale": torch.tensor(self.cnet_["scale"]),
-                "method": "label-free landmark loss",
+                "method": "label-free hybrid loss (landmarks + skin photometric)",
             },
             path,
         )

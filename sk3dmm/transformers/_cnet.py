@@ -5,8 +5,9 @@ the photo, ``alpha = sum_i c_i * alpha_i / sum_i c_i`` per coefficient, and trai
 confidence network without labels: the aggregated identity, with each photo's own
 expression and pose, must explain every photo of the set. Here the per-photo input is the
 photo's coefficients and fit-quality signals (pose angles, landmark reprojection error,
-detection score), and the label-free loss is the landmark reprojection error of every photo
-under the aggregated identity (no photometric term: the embedded model has no texture basis).
+detection score), and the label-free loss is R-Net's hybrid loss
+(:class:`sk3dmm.nets.HybridLoss`: weighted landmarks and the skin-masked photometric error)
+of every photo re-rendered with the aggregated identity and its own expression and pose.
 """
 
 from __future__ import annotations

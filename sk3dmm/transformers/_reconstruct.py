@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
-from ..faces import align_crop, as_image_list, detect_faces, largest_face, load_image
+from ..faces import align_crop, as_image_list, crop_affine, detect_faces, largest_face, load_image
 from ..fitting import default_focal, fit_shape_and_pose
 from ..morphable import MorphableModel
 from ._blocks import feature_names, fit_to_blocks, normalize_coef
@@ -40,6 +40,11 @@ class Reconstruction:
     focal, center : the camera used
     rotation, translation : model-to-camera pose (translation in model units)
     reprojection_error : float, mean landmark distance in pixels
+    crop : (s, s, 3) uint8 or None
+        The face aligned on 5 points as R-Net sees it (also kept for the landmark method: the
+        photometric loss of C-Net and fine-tuning reads it).
+    crop_affine : (4,) or None
+        ``(sx, sy, ox, oy)``: ``crop_xy = image_xy * (sx, sy) + (ox, oy)``.
     """
 
     coefficients: dict
@@ -53,18 +58,32 @@ class Reconstruction:
     rotation: np.ndarray
     translation: np.ndarray
     reprojection_error: float
+    crop: np.ndarray | None = None
+    crop_affine: np.ndarray | None = None
+
+    def crop_camera(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """Focal length, principal point and the 68 landmarks in the crop's pixels."""
+        sx, sy, ox, oy = self.crop_affine
+        scale, offset = np.array([sx, sy]), np.array([ox, oy])
+        return self.focal * (sx + sy) / 2, self.center * scale + offset, self.landmarks * scale + offset
 
 
-def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec=None):
-    """Worker: find the largest face of a decoded image and, for R-Net, crop it; errors come
+def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray, int, float]:
+    """Template, size and framing of the 5-point crop kept for the landmark method: the
+    embedded R-Net's framing (Deep3DFaceRecon's 102 px per decimetre at 224 px)."""
+    from ..nets._rnet_training import ict_template
+
+    return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
+
+
+def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec):
+    """Worker: find the largest face of a decoded image and crop it on 5 points; errors come
     back as strings so one bad photo cannot stop a batch."""
     try:
         face = largest_face(detect_faces(image, detector, upsample), name)
-        crop = None
-        if crop_spec is not None:
-            template5, size, rescale = crop_spec
-            crop = align_crop(image, face.landmarks, template5, size, rescale)[0]
-        return face, (image.shape[1], image.shape[0]), crop, None
+        template5, size, rescale = crop_spec
+        crop, _, params = align_crop(image, face.landmarks, template5, size, rescale)
+        return face, (image.shape[1], image.shape[0]), (crop, crop_affine(params, size)), None
     except SAMPLE_ERRORS as exc:
         return None, None, None, str(exc).removeprefix(f"{name}: ")
 
@@ -88,6 +107,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         sk3dmm checkpoint or Deep3DFaceRecon's ``epoch_20.pth`` (with ``template=``) otherwise.
     template : path, default=None
         Deep3DFaceRecon's ``similarity_Lm3D_all.mat`` (its BFM folder), for its checkpoints.
+    fine_tune : bool, default=False
+        For ``method="rnet"``: ``fit(X)`` fine-tunes a copy of R-Net on the photos of X with
+        the hybrid weak-supervision loss (landmarks, skin photometric, coefficient prior;
+        :class:`sk3dmm.nets.HybridLoss`), no labels needed. Off by default so ``fit`` stays
+        cheap in pipelines.
+    fine_tune_epochs, fine_tune_lr : int, float, default=5, 1e-4
+        Passes over the photos and Adam's learning rate for ``fine_tune``.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
         (yaw, pitch, roll in degrees, then camera-space translation in mm).
@@ -121,11 +147,16 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         Reuse per-image results computed earlier in this process.
     progress : bool, default=False
         Show a tqdm progress bar.
+    random_state : int, RandomState or None, default=None
+        Seeds the photo order of ``fine_tune``.
 
     Attributes
     ----------
     model_ : MorphableModel
     feature_names_out_ : ndarray of str
+    rnet_ : RNetBundle, for ``method="rnet"`` (fine-tuned when ``fine_tune``)
+    fine_tune_history_ : list of dict
+        Per-epoch loss terms of the fine-tuning, when ``fine_tune``.
     failures_ : pandas.DataFrame
         Samples of the last ``transform`` that failed: index, sample, reason.
     reconstructions_ : list of Reconstruction or None
@@ -144,6 +175,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "method": [StrOptions({"landmarks", "rnet"})],
         "weights": [None, str, os.PathLike],
         "template": [None, str, os.PathLike],
+        "fine_tune": ["boolean"],
+        "fine_tune_epochs": [Interval(Integral, 1, None, closed="left")],
+        "fine_tune_lr": [Interval(Real, 0, None, closed="neither")],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
         "detector": [StrOptions({"hog", "cnn", "face_alignment"})],
@@ -159,6 +193,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "precision": [StrOptions({"float32", "float64"})],
         "cache": ["boolean"],
         "progress": ["boolean"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -166,6 +201,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         method="landmarks",
         weights=None,
         template=None,
+        fine_tune=False,
+        fine_tune_epochs=5,
+        fine_tune_lr=1e-4,
         coef=("alpha", "beta"),
         model=None,
         detector="hog",
@@ -181,10 +219,14 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         precision="float32",
         cache=True,
         progress=False,
+        random_state=None,
     ):
         self.method = method
         self.weights = weights
         self.template = template
+        self.fine_tune = fine_tune
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_lr = fine_tune_lr
         self.coef = coef
         self.model = model
         self.detector = detector
@@ -200,11 +242,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.cache = cache
         self.progress = progress
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ estimator API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Validate the parameters and load the model; nothing is learnt from X."""
+        """Validate the parameters and load the model; with ``fine_tune``, adapt R-Net to X
+        (label-free); otherwise nothing is learnt from X."""
         self.model_ = resolve_model(self.model)
         self._blocks = normalize_coef(self.coef)
         self.feature_names_out_ = feature_names(self.model_, self._blocks)
@@ -212,7 +256,33 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             from ..nets import load_rnet
 
             self.rnet_ = load_rnet(self.weights, self.model_, self.template)
+            if self.fine_tune:
+                self._fine_tune(X)
+        elif self.fine_tune:
+            raise ValueError("fine_tune=True needs method='rnet' (the landmark method has nothing to train)")
         return self
+
+    def _fine_tune(self, X) -> None:
+        from ..nets import fine_tune_rnet
+
+        if X is None:
+            raise ValueError("fine_tune=True needs photos: fit(X)")
+        photos = [img for s in X for img in s] if is_set_input(X) else X
+        recons = [r for r in self.reconstruct(photos) if r is not None]
+        cams = [r.crop_camera() for r in recons]
+        self.rnet_, self.fine_tune_history_ = fine_tune_rnet(
+            self.rnet_,
+            self.model_,
+            np.stack([r.crop for r in recons]) if recons else np.empty((0, 1, 1, 3), np.uint8),
+            np.stack([c[2] for c in cams]) if cams else np.empty((0, 68, 2)),
+            np.array([c[0] for c in cams]),
+            np.stack([c[1] for c in cams]) if cams else np.empty((0, 2)),
+            epochs=self.fine_tune_epochs,
+            lr=self.fine_tune_lr,
+            random_state=self.random_state,
+            device=resolve_device(self.device),
+            progress=self.progress,
+        )
 
     def transform(self, X):
         """Coefficients of each photo, float32 of shape (n_samples, n_features_out).
@@ -322,9 +392,10 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         todo = list(images)
         if not todo:
             return
-        crop_spec = None
         if self.method == "rnet":
             crop_spec = (self.rnet_.template5, self.rnet_.input_size, self.rnet_.rescale_factor)
+        else:
+            crop_spec = photo_crop_spec(self.model_)
         detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
             delayed(_detect)(
                 images.pop(i), describe_sample(items[i], i), self.detector, self.upsample, crop_spec
@@ -341,7 +412,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         sizes = np.array([size for _, _, size in ok], dtype=np.float64)
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
-        fixed, angles = self._regress(np.stack(crops)) if self.method == "rnet" else (None, None)
+        fixed, angles = (
+            self._regress(np.stack([c for c, _ in crops])) if self.method == "rnet" else (None, None)
+        )
         fit = fit_shape_and_pose(
             self.model_,
             np.stack([face.landmarks for _, face, _ in ok]),
@@ -370,6 +443,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 rotation=fit.rotation[j].cpu().numpy(),
                 translation=fit.translation[j].cpu().numpy(),
                 reprojection_error=float(fit.reprojection_error[j]),
+                crop=crops[j][0],
+                crop_affine=crops[j][1],
             )
             results[i] = rec
             if self.cache:

@@ -1,0 +1,84 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sk3dmm import Reconstruct3DMM
+from sk3dmm.fitting import euler_to_matrix
+from sk3dmm.nets import DEEP3D_SIZES, RNet, RNetBundle, fine_tune_rnet, load_rnet, rnet_rotation
+
+
+def test_rotation_conventions():
+    angle = torch.tensor([[0.3, -0.2, 0.1], [-0.5, 0.1, 0.25]])
+    torch.testing.assert_close(rnet_rotation(angle, deep3d=False), euler_to_matrix(*angle.T))
+    # Deep3DFaceRecon's compute_rotation (rot_z @ rot_y @ rot_x, y up, camera on +z), then our flip
+    for (x, y, z), got in zip(angle.numpy(), rnet_rotation(angle, deep3d=True).numpy()):
+        rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+        ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+        rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+        np.testing.assert_allclose(got, np.diag([1, -1, -1]) @ rz @ ry @ rx, atol=1e-6)
+
+
+def test_fine_tuning_on_unlabelled_photos_fits_them_better(ict, astronaut):
+    photos = [astronaut, np.ascontiguousarray(astronaut[:, ::-1])]
+    base = Reconstruct3DMM(method="rnet", coef=("alpha", "beta")).fit()
+    before = [r.reprojection_error for r in base.reconstruct(photos)]
+    embedded = load_rnet(None, ict)
+    weights_before = {k: v.clone() for k, v in embedded.net.state_dict().items()}
+    est = Reconstruct3DMM(
+        method="rnet", fine_tune=True, fine_tune_epochs=8, fine_tune_lr=3e-4, random_state=0
+    ).fit(photos)
+    hist = est.fine_tune_history_
+    assert len(hist) == 8 and hist[-1]["total"] < 0.8 * hist[0]["total"]
+    assert hist[-1]["landmarks"] < hist[0]["landmarks"] and hist[-1]["photometric"] < hist[0]["photometric"]
+    after = [r.reprojection_error for r in est.reconstruct(photos)]
+    assert max(after) < 0.8 * min(before), (before, after)
+    assert "fine-tuned on 2 photos" in est.rnet_.source
+    # the shared embedded network is left as it was, and results are cached apart
+    for k, v in embedded.net.state_dict().items():
+        torch.testing.assert_close(v, weights_before[k])
+    assert not np.allclose(base.transform(photos), est.transform(photos))
+    # the same seed gives the same network
+    again = Reconstruct3DMM(
+        method="rnet", fine_tune=True, fine_tune_epochs=8, fine_tune_lr=3e-4, random_state=0
+    ).fit(photos)
+    assert again.rnet_.source == est.rnet_.source
+
+
+def test_fine_tune_needs_rnet_and_photos():
+    with pytest.raises(ValueError, match="method='rnet'"):
+        Reconstruct3DMM(fine_tune=True).fit([np.zeros((8, 8, 3), np.uint8)])
+    with pytest.raises(ValueError, match="needs photos"):
+        Reconstruct3DMM(method="rnet", fine_tune=True).fit()
+
+
+def test_a_deep3d_layout_net_fine_tunes_with_a_texture_model(ict):
+    """Deep3DFaceRecon's head layout (id 80, exp 64, tex 80, angle, gamma, txy, tz) with a
+    textured model of that size: texture and lighting heads get gradients too."""
+    rng = np.random.default_rng(0)
+    model = replace(
+        ict,
+        identity_basis=ict.identity_basis[:80],
+        expression_basis=rng.normal(0, 0.05, (64, ict.n_vertices, 3)).astype(np.float32),
+        expression_names=[str(i) for i in range(64)],
+        expression_bounds=None,
+        texture_mean=rng.uniform(0.4, 0.8, (ict.n_vertices, 3)).astype(np.float32),
+        texture_basis=rng.normal(0, 0.02, (80, ict.n_vertices, 3)).astype(np.float32),
+        _tensors={},
+    )
+    torch.manual_seed(0)
+    net = RNet(DEEP3D_SIZES, backbone="resnet18").eval()
+    bundle = RNetBundle(net, 224, 102.0, np.zeros((5, 3)), "Deep3DFaceRecon epoch_20.pth")
+    crops = rng.integers(0, 255, (4, 224, 224, 3), dtype=np.uint8)
+    lm = np.tile(np.linspace(60, 160, 68)[:, None], (4, 1, 2)) + rng.normal(0, 5, (4, 68, 2))
+    tuned, hist = fine_tune_rnet(
+        bundle, model, crops, lm, np.full(4, 1015.0), np.full((4, 2), 112.0), epochs=1, render_size=48
+    )
+    assert np.isfinite(hist[0]["total"]) and hist[0]["texture"] > 0
+    changed = [
+        name
+        for name, v in tuned.net.state_dict().items()
+        if "final_layers" in name and not torch.equal(v, net.state_dict()[name])
+    ]
+    assert len(changed) >= 8  # id, exp, tex, angle, gamma heads (weights and biases)
