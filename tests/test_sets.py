@@ -95,6 +95,12 @@ def test_cnet_trains_label_free_and_starts_as_the_mean(face_photos):
     lo, hi = out[0].coefficients[:, :100].min(0), out[0].coefficients[:, :100].max(0)
     assert ((X[0, :100] >= lo - 1e-5) & (X[0, :100] <= hi + 1e-5)).all()
     assert clone(fresh).get_params()["method"] == "cnet"
+    # label-free and deterministic: the same seed gives the same confidences
+    again = SetAggregator("cnet", epochs=15, random_state=0, cnet_weights="scratch").fit(out)
+    np.testing.assert_array_equal(again.transform(out), X)
+    # its objective, evaluated at the aggregate it learnt, is below the plain mean's
+    mean_alpha = SetAggregator("mean").fit_transform(out)[:, :100]
+    assert fresh.label_free_loss(out).mean() < fresh.label_free_loss(out, mean_alpha).mean()
 
 
 def test_identity_from_sets_pipeline_with_leakage_safe_cv(face_photos):

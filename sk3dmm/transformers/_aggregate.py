@@ -248,7 +248,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     "method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)"
                 )
-            self.cnet_ = self._initial_cnet()
+            self.cnet_ = self._initial_cnet(seed)
             self.history_ = []
             if self.train_cnet:
                 self._train_cnet(sets, seed)
@@ -280,7 +280,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 out.append(self.cluster_centers_[np.bincount(nearest).argmax()])
             return np.stack(out).astype(np.float32)
         if not hasattr(self, "cnet_"):
-            self.cnet_ = self._initial_cnet()
+            self.cnet_ = self._initial_cnet(seed)
         return self._cnet_transform(sets)
 
     def get_feature_names_out(self, input_features=None):
@@ -311,7 +311,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     def _model(self) -> MorphableModel:
         return resolve_model(self.model)
 
-    def _initial_cnet(self) -> dict:
+    def _initial_cnet(self, seed: int) -> dict:
         if self.cnet_weights == "scratch":
             path = None
         elif self.cnet_weights is not None:
@@ -333,8 +333,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 raise ModelFileError(
                     f"C-Net {path} is for {loaded['net'].n_coef} identity coefficients, the input has {n_alpha}"
                 )
+        with torch.random.fork_rng(devices=[]):  # a seeded start, the global RNG left alone
+            torch.manual_seed(seed)
+            net = CNet(n_alpha)
         return {
-            "net": CNet(n_alpha),
+            "net": net,
             "mean": np.zeros(n_alpha, np.float32),
             "scale": np.ones(n_alpha, np.float32),
             "method": None,
