@@ -1,10 +1,15 @@
-"""Training the embedded R-Net on synthetic renders with known coefficients (Generate & Render).
+"""Training the embedded R-Net: synthetic renders with known coefficients (Generate & Render),
+then the hybrid weak supervision of Deng et al. on fresh renders.
 
 Each training image is a random face (identity, expression recipe or random blendshapes,
 yaw -60..60 degrees, lighting, albedo, background) rendered by :mod:`sk3dmm.render`, then
 aligned and cropped exactly as photos are at inference (5 points from 68 landmarks, with
 detector-like landmark noise). The loss is the squared vertex error of the predicted face
 (identity + expression, no pose) over the face area, plus pose angles and lighting.
+
+Stage 2 (:func:`train_hybrid_stage`) adds :class:`HybridLoss` (landmarks, skin photometric,
+coefficient prior) computed from the crops alone, as on unlabelled photos, next to the
+supervised loss on fresh renders.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..faces import align_crop, five_points
+from ..faces import align_crop, crop_affine, five_points
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
 from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces_uint8
@@ -68,7 +73,11 @@ def _random_expressions(model, n, rng):
 def render_training_crops(
     n: int, cfg: TrainConfig, seed: int, model: MorphableModel | None = None, progress=True
 ):
-    """Render ``n`` random faces and crop them as photos are cropped; returns crops and targets."""
+    """Render ``n`` random faces and crop them as photos are cropped.
+
+    Returns crops, targets (the coefficients) and, for label-free losses, each crop's noisy
+    68 landmarks and camera in crop pixels (``landmarks``, ``focal``, ``center``).
+    """
     from ..datasets._synthetic_faces import DISTANCE_MM, FRAME_FOCAL, HEAD_PIVOT_CM, _random_lighting
 
     model = load_ict_model() if model is None else model
@@ -93,6 +102,7 @@ def render_training_crops(
     center = np.full(2, cfg.render_size / 2)
     template = ict_template(model)
     crops = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    affine = np.empty((n, 4))
     lm3 = model.landmarks(torch.tensor(alpha), torch.tensor(beta))
     lm2 = project(transform(lm3, rot, trans), torch.tensor(focal), torch.tensor(center).expand(n, 2)).numpy()
     lm2 = lm2 + rng.normal(0, cfg.landmark_noise_px, lm2.shape)
@@ -113,14 +123,21 @@ def render_training_crops(
     )
     for sl, imgs in batches:
         for j, i in enumerate(range(sl.start, sl.stop)):
-            crops[i] = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)[0]
+            crops[i], _, params = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)
+            affine[i] = crop_affine(params, INPUT_SIZE)
     targets = {
         "id": alpha.astype(np.float32),
         "exp": beta.astype(np.float32),
         "angle": np.deg2rad(angles).astype(np.float32),
         "gamma": gamma.astype(np.float32),
     }
-    return crops, targets
+    scale = (affine[:, 0] + affine[:, 1]) / 2
+    in_crop = {
+        "landmarks": (lm2 * affine[:, None, :2] + affine[:, None, 2:]).astype(np.float32),
+        "focal": (focal * scale).astype(np.float32),
+        "center": (center * affine[:, :2] + affine[:, 2:]).astype(np.float32),
+    }
+    return crops, targets, in_crop
 
 
 def to_input(crops: np.ndarray, device="cpu") -> torch.Tensor:
@@ -166,12 +183,113 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
-def train_rnet(cfg: TrainConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    """Render, train and save ``rnet_ict.pt`` with its SHA-256 and a JSON training log."""
+@dataclass
+class HybridConfig:
+    n_photos: int = 6000
+    epochs: int = 2
+    batch_size: int = 32
+    lr: float = 1e-4
+    hybrid_weight: float = 1.0
+    landmark_weight: float = 1.6e-3
+    render_size: int = 64
+    seed: int = 1
+
+
+def train_hybrid_stage(
+    net: RNet, hcfg: HybridConfig, cfg: TrainConfig, model: MorphableModel, progress: bool = True
+) -> dict:
+    """Stage 2: supervised loss plus ``hybrid_weight`` x the hybrid loss, on fresh renders.
+
+    Returns the stage's log, with the held-out shape error before and after it.
+    """
+    from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
+    from ._hybrid_loss import HybridLoss
+
+    torch.manual_seed(hcfg.seed)
+    t0 = time.perf_counter()
+    crops, targets, in_crop = render_training_crops(
+        hcfg.n_photos + cfg.n_valid, cfg, hcfg.seed, model, progress
+    )
+    render_s = time.perf_counter() - t0
+    tr, va = np.arange(hcfg.n_photos), np.arange(hcfg.n_photos, hcfg.n_photos + cfg.n_valid)
+    tgt = {k: torch.tensor(v) for k, v in targets.items()}
+    scale = hcfg.render_size / INPUT_SIZE
+    lm = torch.tensor(in_crop["landmarks"]) * scale
+    focal = torch.tensor(in_crop["focal"]) * scale
+    center = torch.tensor(in_crop["center"]) * scale
+    shape_loss, hybrid = ShapeLoss(model), HybridLoss(model, landmark=hcfg.landmark_weight)
+    valid_before = evaluate(net, crops[va], {k: v[va] for k, v in tgt.items()}, shape_loss)
+    opt = torch.optim.Adam(net.parameters(), lr=hcfg.lr)
+    gen = torch.Generator().manual_seed(hcfg.seed)
+    log = {"config": asdict(hcfg), "render_seconds": render_s, "valid_before": valid_before, "epochs": []}
+    for epoch in range(hcfg.epochs):
+        net.train()
+        _freeze_batchnorm(net)
+        perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
+        t_ep, sums, count = time.perf_counter(), {}, 0
+        for s in tqdm(
+            range(0, len(perm) - hcfg.batch_size + 1, hcfg.batch_size),
+            desc=f"hybrid epoch {epoch + 1}",
+            disable=not progress,
+        ):
+            idx = perm[s : s + hcfg.batch_size]
+            x = to_input(crops[idx])
+            photos = torch.nn.functional.interpolate(
+                x, size=(hcfg.render_size,) * 2, mode="bilinear", antialias=True
+            ).permute(0, 2, 3, 1)
+            pred = net.split(net(augment(x, gen)))
+            sup, parts = shape_loss(pred, {k: v[idx] for k, v in tgt.items()})
+            terms = hybrid_loss_of(pred, hybrid, False, photos, lm[idx], focal[idx], center[idx])
+            loss = sup + hcfg.hybrid_weight * terms.total
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            parts.update(hybrid=terms.total.item(), landmarks=terms.landmarks, photometric=terms.photometric)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+        valid = evaluate(net, crops[va], {k: v[va] for k, v in tgt.items()}, shape_loss)
+        entry = {
+            "epoch": epoch + 1,
+            "seconds": time.perf_counter() - t_ep,
+            **{f"train_{k}": v / count for k, v in sums.items()},
+            **{f"valid_{k}": v for k, v in valid.items()},
+        }
+        log["epochs"].append(entry)
+        print(json.dumps(entry))
+    net.eval()
+    return log
+
+
+def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Path:
+    """Write ``rnet_ict.pt``, its SHA-256 and the JSON training log into ``out_dir``."""
+    from ..morphable._files import sha256_of
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / "rnet_ict.pt"
+    torch.save(
+        {
+            "state_dict": net.state_dict(),
+            "sizes": ICT_SIZES,
+            "backbone": cfg.backbone,
+            "width": cfg.width,
+            "input_size": INPUT_SIZE,
+            "rescale_factor": RESCALE_CM,
+        },
+        weights,
+    )
+    (out / "rnet_ict.sha256").write_text(f"{sha256_of(weights)}  rnet_ict.pt\n")
+    (out / "rnet_ict_training_log.json").write_text(json.dumps(log, indent=2))
+    return weights
+
+
+def train_rnet(cfg: TrainConfig, progress: bool = True) -> tuple[RNet, dict]:
+    """Stage 1: render and train an R-Net with the supervised loss; returns it and its log."""
     torch.manual_seed(cfg.seed)
     model = load_ict_model()
     t0 = time.perf_counter()
-    crops, targets = render_training_crops(cfg.n_train + cfg.n_valid, cfg, cfg.seed, model, progress)
+    crops, targets, _ = render_training_crops(cfg.n_train + cfg.n_valid, cfg, cfg.seed, model, progress)
     render_s = time.perf_counter() - t0
     net = RNet(ICT_SIZES, backbone=cfg.backbone, width=cfg.width)
     loss_fn = ShapeLoss(model)
@@ -211,25 +329,8 @@ def train_rnet(cfg: TrainConfig, out_dir: str | Path, progress: bool = True) -> 
         }
         log["epochs"].append(entry)
         print(json.dumps(entry))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    weights = out / "rnet_ict.pt"
-    torch.save(
-        {
-            "state_dict": net.state_dict(),
-            "sizes": ICT_SIZES,
-            "backbone": cfg.backbone,
-            "width": cfg.width,
-            "input_size": INPUT_SIZE,
-            "rescale_factor": RESCALE_CM,
-        },
-        weights,
-    )
-    from ..morphable._files import sha256_of
-
-    (out / "rnet_ict.sha256").write_text(f"{sha256_of(weights)}  rnet_ict.pt\n")
-    (out / "rnet_ict_training_log.json").write_text(json.dumps(log, indent=2))
-    return log
+    net.eval()
+    return net, log
 
 
 @torch.no_grad()
