@@ -82,3 +82,16 @@ def test_a_deep3d_layout_net_fine_tunes_with_a_texture_model(ict):
         if "final_layers" in name and not torch.equal(v, net.state_dict()[name])
     ]
     assert len(changed) >= 8  # id, exp, tex, angle, gamma heads (weights and biases)
+
+
+def test_fine_tune_weights_reach_the_loss(astronaut):
+    """With every term weighted zero there is nothing to learn: the network stays as it was."""
+    zero = {"landmark": 0.0, "photometric": 0.0, "coefficient": 0.0}
+    est = Reconstruct3DMM(method="rnet", fine_tune=True, fine_tune_epochs=1, fine_tune_weights=zero)
+    est.fit([astronaut])
+    assert est.fine_tune_history_[0]["total"] == 0.0
+    base = Reconstruct3DMM(method="rnet").fit()
+    for (name, v), w in zip(est.rnet_.net.state_dict().items(), base.rnet_.net.state_dict().values()):
+        torch.testing.assert_close(v, w, msg=name)
+    with pytest.raises(TypeError, match="landmarks"):
+        Reconstruct3DMM(method="rnet", fine_tune=True, fine_tune_weights={"landmarks": 1.0}).fit([astronaut])

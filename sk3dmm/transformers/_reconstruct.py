@@ -116,6 +116,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         shape worse (``benchmarks/bench_fine_tune.py``), so check it on data of your own.
     fine_tune_epochs, fine_tune_lr : int, float, default=5, 1e-4
         Passes over the photos and Adam's learning rate for ``fine_tune``.
+    fine_tune_weights : dict, default=None
+        Term weights of the fine-tuning loss (keywords of :class:`sk3dmm.nets.HybridLoss`,
+        e.g. ``{"landmark": 1.6e-4}``); None: Deep3DFaceRecon's.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
         (yaw, pitch, roll in degrees, then camera-space translation in mm).
@@ -180,6 +183,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "fine_tune": ["boolean"],
         "fine_tune_epochs": [Interval(Integral, 1, None, closed="left")],
         "fine_tune_lr": [Interval(Real, 0, None, closed="neither")],
+        "fine_tune_weights": [None, dict],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
         "detector": [StrOptions({"hog", "cnn", "face_alignment"})],
@@ -206,6 +210,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         fine_tune=False,
         fine_tune_epochs=5,
         fine_tune_lr=1e-4,
+        fine_tune_weights=None,
         coef=("alpha", "beta"),
         model=None,
         detector="hog",
@@ -229,6 +234,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         self.fine_tune = fine_tune
         self.fine_tune_epochs = fine_tune_epochs
         self.fine_tune_lr = fine_tune_lr
+        self.fine_tune_weights = fine_tune_weights
         self.coef = coef
         self.model = model
         self.detector = detector
@@ -265,11 +271,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         return self
 
     def _fine_tune(self, X) -> None:
-        from ..nets import fine_tune_rnet
+        from ..nets import HybridLoss, fine_tune_rnet
 
         if X is None:
             raise ValueError("fine_tune=True needs photos: fit(X)")
         photos = [img for s in X for img in s] if is_set_input(X) else X
+        device = resolve_device(self.device)
+        loss = HybridLoss(self.model_, device=device, **(self.fine_tune_weights or {}))
         recons = [r for r in self.reconstruct(photos) if r is not None]
         cams = [r.crop_camera() for r in recons]
         self.rnet_, self.fine_tune_history_ = fine_tune_rnet(
@@ -281,8 +289,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             np.stack([c[1] for c in cams]) if cams else np.empty((0, 2)),
             epochs=self.fine_tune_epochs,
             lr=self.fine_tune_lr,
+            loss=loss,
             random_state=self.random_state,
-            device=resolve_device(self.device),
+            device=device,
             progress=self.progress,
         )
 
