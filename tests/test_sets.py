@@ -5,7 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from sk3dmm import Reconstruct3DMM, SetAggregator
+from sk3dmm import ModelFileError, Reconstruct3DMM, SetAggregator
 from sk3dmm.model_selection import (
     ImageSetSplit,
     make_image_sets,
@@ -114,3 +114,21 @@ def test_identity_from_sets_pipeline_with_leakage_safe_cv(face_photos):
     )
     scores = cross_val_score(pipe, X, y, cv=ImageSetSplit(sets, groups, n_splits=2, random_state=0))
     assert len(scores) == 2 and np.isfinite(scores).all()
+
+
+def test_cnet_reads_rnet_features_and_round_trips(face_photos, tmp_path):
+    sets = [face_photos[0:3], face_photos[3:6], face_photos[5:8]]
+    rnet_sets = Reconstruct3DMM(method="rnet", coef="alpha").fit_transform(sets)
+    feats = rnet_sets[0].reconstructions[0].features
+    assert feats.shape == (256,) and np.isfinite(feats).all()
+    agg = SetAggregator("cnet", cnet_weights="scratch", epochs=2, random_state=0).fit(rnet_sets)
+    assert agg.cnet_["net"].n_features == 256
+    agg.save_cnet(tmp_path / "cnet.pt")
+    reloaded = SetAggregator("cnet", cnet_weights=tmp_path / "cnet.pt", train_cnet=False).fit(rnet_sets)
+    np.testing.assert_array_equal(reloaded.transform(rnet_sets), agg.transform(rnet_sets))
+    # a C-Net that reads R-Net features cannot aggregate photos reconstructed without them
+    landmark_sets = Reconstruct3DMM(coef="alpha").fit_transform(sets)
+    with pytest.raises(ValueError, match="method='rnet'"):
+        SetAggregator("cnet", train_cnet=False).fit_transform(landmark_sets)
+    with pytest.raises(ModelFileError, match="256 R-Net features"):
+        SetAggregator("cnet", cnet_weights=tmp_path / "cnet.pt").fit(landmark_sets)

@@ -57,8 +57,12 @@ class RNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated coefficients (b, sum(sizes)), in ``sizes`` order."""
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients and the pooled features they were read from, in one pass."""
         f = self.backbone.pooled(x)
-        return torch.cat([layer(f) for layer in self.final_layers], 1).flatten(1)
+        return torch.cat([layer(f) for layer in self.final_layers], 1).flatten(1), f.flatten(1)
 
     def split(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split the output into named blocks, as Deep3DFaceRecon's ``split_coeff``."""

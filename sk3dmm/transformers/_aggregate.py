@@ -20,7 +20,7 @@ from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
 from ..morphable._files import verified_path
 from ..nets._hybrid_loss import HybridLoss
-from ._cnet import CNet, aggregate, quality_features
+from ._cnet import N_QUALITY, CNet, aggregate, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
 
@@ -128,7 +128,8 @@ def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
 def _load_cnet(path: str) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        net = CNet(int(ckpt["n_coef"]), int(ckpt["hidden"]))
+        n_features = int(ckpt.get("n_features", 0))
+        net = CNet(int(ckpt["n_coef"]), int(ckpt["hidden"]), n_features)
         net.load_state_dict(ckpt["state_dict"])
     except Exception as exc:
         raise ModelFileError(f"cannot read C-Net weights {path}: {exc}") from exc
@@ -136,8 +137,21 @@ def _load_cnet(path: str) -> dict:
         "net": net.eval(),
         "mean": ckpt["mean"].numpy(),
         "scale": ckpt["scale"].numpy(),
+        "feature_mean": ckpt["feature_mean"].numpy() if n_features else np.zeros(0, np.float32),
+        "feature_scale": ckpt["feature_scale"].numpy() if n_features else np.ones(0, np.float32),
         "method": ckpt.get("method"),
     }
+
+
+def _feature_size(sets) -> int:
+    """Length of the R-Net features every photo carries, or 0 when any photo has none."""
+    sizes = {
+        0 if r.features is None else len(r.features)
+        for _, recons in sets
+        if recons is not None
+        for r in recons
+    }
+    return sizes.pop() if len(sizes) == 1 else 0
 
 
 class SetAggregator(TransformerMixin, BaseEstimator):
@@ -155,13 +169,15 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         ``"cnet"``: Deng et al.'s confidence network: identity columns (``alpha_*``) are a
         confidence-weighted mean, trained label-free in ``fit`` (see :mod:`._cnet`); other
         columns are averaged. Needs the :class:`ImageSet` objects of
-        ``Reconstruct3DMM`` (it reads landmarks and poses). Without ``fit`` the embedded
-        C-Net (ICT model) is used.
+        ``Reconstruct3DMM`` (it reads landmarks, poses, crops and, with ``method="rnet"``,
+        R-Net's features). Without ``fit`` the embedded C-Net is used: it is for the ICT
+        model and the embedded R-Net (``Reconstruct3DMM(method="rnet")``).
     n_clusters : int, default=None
         For ``"kmeans_global"``: None uses the number of distinct ``y`` in ``fit``.
     train_cnet : bool, default=True
         For ``"cnet"``: fine-tune C-Net on the sets given to ``fit`` (starting from the
-        embedded weights when they match), else only load them.
+        embedded weights when they fit the input, else from an untrained C-Net), else only
+        load them.
     cnet_weights : path or "scratch", default=None
         Start from these C-Net weights instead of the embedded ones; ``"scratch"`` starts
         from an untrained C-Net (equal confidences, i.e. the mean).
@@ -248,7 +264,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     "method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)"
                 )
-            self.cnet_ = self._initial_cnet(seed)
+            self.cnet_ = self._initial_cnet(seed, sets, training=self.train_cnet)
             self.history_ = []
             if self.train_cnet:
                 self._train_cnet(sets, seed)
@@ -280,7 +296,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 out.append(self.cluster_centers_[np.bincount(nearest).argmax()])
             return np.stack(out).astype(np.float32)
         if not hasattr(self, "cnet_"):
-            self.cnet_ = self._initial_cnet(seed)
+            self.cnet_ = self._initial_cnet(seed, sets, training=False)
         return self._cnet_transform(sets)
 
     def get_feature_names_out(self, input_features=None):
@@ -311,7 +327,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     def _model(self) -> MorphableModel:
         return resolve_model(self.model)
 
-    def _initial_cnet(self, seed: int) -> dict:
+    def _initial_cnet(self, seed: int, sets, training: bool) -> dict:
+        """The C-Net to start from: the given or embedded weights when they fit the input,
+        else (only when about to train) a fresh one."""
         if self.cnet_weights == "scratch":
             path = None
         elif self.cnet_weights is not None:
@@ -323,23 +341,34 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 else None
             )
         n_alpha = len(self._alpha_cols) if hasattr(self, "_alpha_cols") else self._model().n_identity
+        n_feat = _feature_size(sets)
         if path is not None:
             loaded = _load_cnet(str(path))
-            if loaded["net"].n_coef == n_alpha:
-                net = CNet(n_alpha, loaded["net"].head.in_features)
-                net.load_state_dict(loaded["net"].state_dict())
-                return {**loaded, "net": net}
-            if self.cnet_weights not in (None, "scratch"):
-                raise ModelFileError(
-                    f"C-Net {path} is for {loaded['net'].n_coef} identity coefficients, the input has {n_alpha}"
+            net = loaded["net"]
+            if net.n_coef == n_alpha and net.n_features == n_feat:
+                copy = CNet(n_alpha, net.head.in_features, n_feat)
+                copy.load_state_dict(net.state_dict())
+                return {**loaded, "net": copy}
+            problem = (
+                f"C-Net {path} reads {net.n_coef} identity coefficients and {net.n_features} R-Net "
+                f"features per photo; the input has {n_alpha} and {n_feat}"
+                + (
+                    " (reconstruct with Reconstruct3DMM(method='rnet') for R-Net features)"
+                    if n_feat == 0
+                    else ""
                 )
+            )
+            if self.cnet_weights is not None or not training:
+                raise ModelFileError(problem) if self.cnet_weights is not None else ValueError(problem)
         with torch.random.fork_rng(devices=[]):  # a seeded start, the global RNG left alone
             torch.manual_seed(seed)
-            net = CNet(n_alpha)
+            net = CNet(n_alpha, n_features=n_feat)
         return {
             "net": net,
             "mean": np.zeros(n_alpha, np.float32),
             "scale": np.ones(n_alpha, np.float32),
+            "feature_mean": np.zeros(n_feat, np.float32),
+            "feature_scale": np.ones(n_feat, np.float32),
             "method": None,
         }
 
@@ -353,10 +382,16 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return HybridLoss(model, **weights)
 
     def _descriptors(self, sets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded (s, k, n_alpha + N_QUALITY) descriptors, alphas and masks."""
+        """Padded (s, k, n_alpha + N_QUALITY + n_features) descriptors, alphas and masks."""
         k = max(len(r) for r, _ in sets)
         n = len(self._alpha_cols)
-        desc = np.zeros((len(sets), k, n + 5), np.float32)
+        n_feat = self.cnet_["net"].n_features
+        if n_feat and _feature_size(sets) != n_feat:
+            raise ValueError(
+                f"this C-Net reads {n_feat} R-Net features per photo; reconstruct the sets with the "
+                "same Reconstruct3DMM(method='rnet') it was trained with"
+            )
+        desc = np.zeros((len(sets), k, n + N_QUALITY + n_feat), np.float32)
         alpha = np.zeros((len(sets), k, n), np.float32)
         mask = np.zeros((len(sets), k), np.float32)
         for i, (rows, recons) in enumerate(sets):
@@ -367,7 +402,12 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             a = rows[:, self._alpha_cols]
             alpha[i, : len(a)] = a
             desc[i, : len(a), :n] = (a - self.cnet_["mean"]) / self.cnet_["scale"]
-            desc[i, : len(a), n:] = quality_features(recons)
+            desc[i, : len(a), n : n + N_QUALITY] = quality_features(recons)
+            if n_feat:
+                f = np.stack([r.features for r in recons])
+                desc[i, : len(a), n + N_QUALITY :] = (f - self.cnet_["feature_mean"]) / self.cnet_[
+                    "feature_scale"
+                ]
             mask[i, : len(a)] = 1
         return torch.tensor(desc), torch.tensor(alpha), torch.tensor(mask)
 
@@ -388,6 +428,10 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         rows = np.concatenate([r[:, self._alpha_cols] for r, _ in sets])
         if self.cnet_["method"] is None:  # from scratch: scale inputs on these data
             self.cnet_["mean"], self.cnet_["scale"] = rows.mean(0), rows.std(0) + 1e-6
+            if self.cnet_["net"].n_features:
+                feats = np.stack([r.features for _, recons in sets for r in recons])
+                self.cnet_["feature_mean"] = feats.mean(0)
+                self.cnet_["feature_scale"] = feats.std(0) + 1e-3
         desc, alpha, mask = self._descriptors(sets)
         photos, slot = _photo_tensors(sets, self.render_size, alpha.shape[1])
         loss_fn = self._loss_fn(model)
@@ -441,8 +485,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 "state_dict": net.state_dict(),
                 "n_coef": net.n_coef,
                 "hidden": net.head.in_features,
+                "n_features": net.n_features,
                 "mean": torch.tensor(self.cnet_["mean"]),
                 "scale": torch.tensor(self.cnet_["scale"]),
+                "feature_mean": torch.tensor(self.cnet_["feature_mean"]),
+                "feature_scale": torch.tensor(self.cnet_["feature_scale"]),
                 "method": "label-free hybrid loss (landmarks + skin photometric)",
             },
             path,

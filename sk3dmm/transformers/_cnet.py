@@ -4,8 +4,9 @@ Deng et al. (2019) weight each photo's identity coefficients by confidences pred
 the photo, ``alpha = sum_i c_i * alpha_i / sum_i c_i`` per coefficient, and train the
 confidence network without labels: the aggregated identity, with each photo's own
 expression and pose, must explain every photo of the set. Here the per-photo input is the
-photo's coefficients and fit-quality signals (pose angles, landmark reprojection error,
-detection score), and the label-free loss is R-Net's hybrid loss
+photo's coefficients, fit-quality signals (pose angles, landmark reprojection error,
+detection score) and, when the photos went through R-Net, its pooled features of the crop
+(Deng et al.'s C-Net reads R-Net's feature maps), and the label-free loss is R-Net's hybrid loss
 (:class:`sk3dmm.nets.HybridLoss`: weighted landmarks and the skin-masked photometric error)
 of every photo re-rendered with the aggregated identity and its own expression and pose.
 """
@@ -25,11 +26,15 @@ class CNet(nn.Module):
     The last layer starts at zero, so an untrained C-Net gives equal confidences: the mean.
     """
 
-    def __init__(self, n_coef: int, hidden: int = 64):
+    def __init__(self, n_coef: int, hidden: int = 64, n_features: int = 0):
         super().__init__()
         self.n_coef = n_coef
+        self.n_features = n_features
         self.body = nn.Sequential(
-            nn.Linear(n_coef + N_QUALITY, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+            nn.Linear(n_coef + N_QUALITY + n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
         )
         self.head = nn.Linear(hidden, n_coef)
         nn.init.zeros_(self.head.weight)

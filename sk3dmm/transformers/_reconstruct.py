@@ -45,6 +45,8 @@ class Reconstruction:
         photometric loss of C-Net and fine-tuning reads it).
     crop_affine : (4,) or None
         ``(sx, sy, ox, oy)``: ``crop_xy = image_xy * (sx, sy) + (ox, oy)``.
+    features : (c,) float32 or None
+        R-Net's pooled backbone features of the crop (``method="rnet"``): what C-Net reads.
     """
 
     coefficients: dict
@@ -60,6 +62,7 @@ class Reconstruction:
     reprojection_error: float
     crop: np.ndarray | None = None
     crop_affine: np.ndarray | None = None
+    features: np.ndarray | None = None
 
     def crop_camera(self) -> tuple[float, np.ndarray, np.ndarray]:
         """Focal length, principal point and the 68 landmarks in the crop's pixels."""
@@ -423,8 +426,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         sizes = np.array([size for _, _, size in ok], dtype=np.float64)
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
-        fixed, angles = (
-            self._regress(np.stack([c for c, _ in crops])) if self.method == "rnet" else (None, None)
+        fixed, angles, features = (
+            self._regress(np.stack([c for c, _ in crops])) if self.method == "rnet" else (None, None, None)
         )
         fit = fit_shape_and_pose(
             self.model_,
@@ -456,6 +459,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 reprojection_error=float(fit.reprojection_error[j]),
                 crop=crops[j][0],
                 crop_affine=crops[j][1],
+                features=None if features is None else features[j],
             )
             results[i] = rec
             if self.cache:
@@ -463,17 +467,20 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
 
     def _regress(self, crops: np.ndarray):
         """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA): the shape
-        (alpha, beta) and the pose angles in degrees, or None for nets without an angle head."""
+        (alpha, beta), the pose angles in degrees (None for nets without our angle head) and the
+        pooled features."""
         import torch
 
         from ..nets._rnet_training import to_input
 
         device = resolve_device(self.device)
         net = self.rnet_.net.to(device)
-        alphas, betas, angles = [], [], []
+        alphas, betas, angles, feats = [], [], [], []
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             for s in range(0, len(crops), self.batch_size):
-                out = net.split(net(to_input(crops[s : s + self.batch_size], device)).float())
+                coefs, f = net.forward_with_features(to_input(crops[s : s + self.batch_size], device))
+                out = net.split(coefs.float())
+                feats.append(f.float().cpu().numpy())
                 alphas.append(out["id"].cpu().numpy())
                 betas.append(out["exp"].cpu().numpy())
                 if "angle" in out and self.rnet_.source.startswith("sk3dmm"):  # our (yaw, pitch, roll)
@@ -482,7 +489,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         if self.model_.expression_bounds is not None:
             beta = np.clip(beta, *self.model_.expression_bounds)
         angle_deg = np.rad2deg(np.concatenate(angles)) if angles else None
-        return (np.concatenate(alphas), beta), angle_deg
+        return (np.concatenate(alphas), beta), angle_deg, np.concatenate(feats)
 
     def to_frame(self, X) -> pd.DataFrame:
         """The selected blocks for each sample as a DataFrame, with the fit's quality columns."""
