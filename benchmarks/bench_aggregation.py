@@ -17,13 +17,12 @@ repeated over ``--runs`` seeds for the spread. Writes ``results/aggregation.{md,
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -167,23 +166,17 @@ def main() -> None:
         "",
         f"Identity accuracy from sets of 3 (SVC on aggregated alpha; {len(eligible)} people with >= 35 photos, paper protocol 20 / 15): {acc}",
     ]
-    text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "aggregation.md").write_text(text + "\n")
-    (out / "aggregation.json").write_text(
-        json.dumps(
-            {
-                "setup": head,
-                "rows": rows,
-                "single_by_degradation": by_deg,
-                "identity_accuracy_sets_of_3": acc,
-                "objective_agreement": objective,
-            },
-            indent=2,
-            default=float,
-        )
+    write_report(
+        args.out,
+        "aggregation",
+        "\n".join(lines),
+        {
+            "setup": head,
+            "rows": rows,
+            "single_by_degradation": by_deg,
+            "identity_accuracy_sets_of_3": acc,
+            "objective_agreement": objective,
+        },
     )
 
 

@@ -14,14 +14,13 @@ after fine-tuning on it and its mirror image. Writes ``results/fine_tune.{md,jso
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 from PIL import Image, ImageFilter
 from skimage.data import astronaut
 
@@ -119,21 +118,16 @@ def main() -> None:
         f"astronaut: landmark reprojection {before:.2f} px with the embedded R-Net, {after:.2f} px after "
         f"fine-tuning on it and its mirror image (20 epochs, lr 3e-4); landmark fitting alone {landmarks_only:.2f} px",
     ]
-    text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fine_tune.md").write_text(text + "\n")
-    (out / "fine_tune.json").write_text(
-        json.dumps(
-            {
-                "setup": head,
-                "rows": rows,
-                "history": {k: v.fine_tune_history_ for k, v in tuned.items()},
-                "astronaut_px": {"before": before, "after": after, "landmark_fit": landmarks_only},
-            },
-            indent=2,
-        )
+    write_report(
+        args.out,
+        "fine_tune",
+        "\n".join(lines),
+        {
+            "setup": head,
+            "rows": rows,
+            "history": {k: v.fine_tune_history_ for k, v in tuned.items()},
+            "astronaut_px": {"before": before, "after": after, "landmark_fit": landmarks_only},
+        },
     )
 
 

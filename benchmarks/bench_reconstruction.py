@@ -19,14 +19,13 @@ Writes ``results/reconstruction.{md,csv,json}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 
 from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
@@ -118,23 +117,17 @@ def main() -> None:
         "\n\nAveraging alpha over every photo of a person (identity shape RMSE, mm):\n",
         sets.round(2).to_markdown(index=False),
     ]
-    text = "\n".join(md)
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reconstruction.md").write_text(text + "\n")
-    table.to_csv(out / "reconstruction.csv")
-    (out / "reconstruction.json").write_text(
-        json.dumps(
-            {
-                "setup": head,
-                "per_angle": table.reset_index().to_dict("records"),
-                "set_averaging": sets.to_dict("records"),
-            },
-            indent=2,
-            default=float,
-        )
+    out = write_report(
+        args.out,
+        "reconstruction",
+        "\n".join(md),
+        {
+            "setup": head,
+            "per_angle": table.reset_index().to_dict("records"),
+            "set_averaging": sets.to_dict("records"),
+        },
     )
+    table.to_csv(out / "reconstruction.csv")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Throughput: images per second of each backbone at batch 32 on 2 CPU threads (CUD
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _report import write_report
 from torch.utils.flop_counter import FlopCounterMode
 
 from sk3dmm import Reconstruct3DMM, load_ict_model
@@ -75,9 +75,7 @@ def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
         f"{int(ok.sum())} of {len(ok)} held-out renders (224 px, {n_identities} people, seed {seed}) detected by dlib; "
         f"landmarks {results['landmarks_s'] / len(ok) * 1e3:.0f} ms/image, rnet {results['rnet_s'] / len(ok) * 1e3:.0f} ms/image end to end"
     )
-    text = f"# R-Net vs landmark fitting\n\n{head}\n\n{table.to_markdown()}\n"
-    print(text)
-    (out / "rnet_accuracy.md").write_text(text)
+    write_report(out, "rnet_accuracy", f"# R-Net vs landmark fitting\n\n{head}\n\n{table.to_markdown()}\n")
     table.to_csv(out / "rnet_accuracy.csv")
     return table
 
@@ -134,10 +132,9 @@ def throughput(out: Path) -> pd.DataFrame:
     head = f"{platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}" + (
         f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     )
-    text = f"# R-Net throughput\n\n{head}\n\n{table.to_markdown(index=False)}\n"
-    print(text)
-    (out / "rnet_throughput.md").write_text(text)
-    (out / "rnet_throughput.json").write_text(json.dumps(rows, indent=2))
+    write_report(
+        out, "rnet_throughput", f"# R-Net throughput\n\n{head}\n\n{table.to_markdown(index=False)}\n", rows
+    )
     return table
 
 

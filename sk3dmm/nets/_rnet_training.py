@@ -249,16 +249,21 @@ def train_hybrid_stage(
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
         valid = evaluate(net, crops[va], {k: v[va] for k, v in tgt.items()}, shape_loss)
-        entry = {
-            "epoch": epoch + 1,
-            "seconds": time.perf_counter() - t_ep,
-            **{f"train_{k}": v / count for k, v in sums.items()},
-            **{f"valid_{k}": v for k, v in valid.items()},
-        }
-        log["epochs"].append(entry)
-        print(json.dumps(entry))
+        _log_epoch(log, epoch, t_ep, sums, count, valid)
     net.eval()
     return log
+
+
+def _log_epoch(log: dict, epoch: int, t_start: float, sums: dict, count: int, valid: dict) -> None:
+    """Append an epoch's mean training terms and validation terms to the log, and print it."""
+    entry = {
+        "epoch": epoch + 1,
+        "seconds": time.perf_counter() - t_start,
+        **{f"train_{k}": v / count for k, v in sums.items()},
+        **{f"valid_{k}": v for k, v in valid.items()},
+    }
+    log["epochs"].append(entry)
+    print(json.dumps(entry))
 
 
 def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Path:
@@ -321,14 +326,7 @@ def train_rnet(cfg: TrainConfig, progress: bool = True) -> tuple[RNet, dict]:
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
         valid = evaluate(net, crops[va], {k: v[va] for k, v in tgt.items()}, loss_fn)
-        entry = {
-            "epoch": epoch + 1,
-            "seconds": time.perf_counter() - t_ep,
-            **{f"train_{k}": v / count for k, v in sums.items()},
-            **{f"valid_{k}": v for k, v in valid.items()},
-        }
-        log["epochs"].append(entry)
-        print(json.dumps(entry))
+        _log_epoch(log, epoch, t_ep, sums, count, valid)
     net.eval()
     return net, log
 
