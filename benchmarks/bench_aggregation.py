@@ -7,10 +7,10 @@ Photos: synthetic people at yaws -45, 0, 45 degrees, 3 photos per expression and
 occluded or blurred; every photo reconstructed once. Sets of 2, 3 and 5 photos of a person
 are drawn at random; the identity shape (neutral face from the aggregated alpha) is compared
 with the truth (RMSE in mm over the face area after similarity alignment). C-Net runs three
-ways: the embedded weights (trained on other people by tools/train_embedded_cnet.py), a C-Net
-trained label-free on the first half of the people and tested on the second, and a C-Net
-trained label-free on the test sets themselves (it needs no labels, so this is test-time
-adaptation, not leakage). Everything is
+ways: the embedded weights (trained on other people by tools/train_embedded_cnet.py), and two
+C-Nets trained label-free on the first half of the people and tested on the second, one
+reading quality signals (the default) and one also reading R-Net's features (Deng et al.'s
+input). Everything is
 repeated over ``--runs`` seeds for the spread. Writes ``results/aggregation.{md,json}``.
 """
 
@@ -80,8 +80,11 @@ def main() -> None:
     rows = []
     for run in range(args.runs):
         rng = np.random.default_rng(args.seed + run)
-        trained = SetAggregator("cnet", cnet_weights="scratch", random_state=run)
-        trained.fit([pool.image_set(s) for s in draw_sets(pool, train_people, 3, 60, rng)])
+        train_sets = [pool.image_set(s) for s in draw_sets(pool, train_people, 3, 60, rng)]
+        trained = SetAggregator("cnet", cnet_weights="scratch", random_state=run).fit(train_sets)
+        trained_features = SetAggregator(
+            "cnet", cnet_weights="scratch", cnet_inputs="quality+features", random_state=run
+        ).fit(train_sets)
         for size in (2, 3, 5):
             sets = draw_sets(pool, test_people, size, args.sets_per_person, rng)
             truth = np.stack([pool.faces.alpha[s[0]] for s in sets])
@@ -92,10 +95,7 @@ def main() -> None:
                 "k-means (per set)": SetAggregator("kmeans", random_state=run),
                 "C-Net (embedded)": SetAggregator("cnet", train_cnet=False),
                 "C-Net (label-free fit, other people)": trained,
-                # no labels are used, so C-Net may also be fitted on the very sets it aggregates
-                "C-Net (label-free fit on these sets)": SetAggregator(
-                    "cnet", cnet_weights="scratch", random_state=run
-                ).fit(X),
+                "C-Net reading R-Net features (label-free fit, other people)": trained_features,
             }
             for name, agg in aggregators.items():
                 est = agg.transform(X)[:, alpha_cols]

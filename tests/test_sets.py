@@ -14,6 +14,7 @@ from sk3dmm.model_selection import (
     train_test_image_sets,
 )
 from sk3dmm.transformers import ImageSet
+from sk3dmm.transformers._cnet import N_QUALITY
 
 
 def test_set_counts_match_the_paper():
@@ -121,14 +122,37 @@ def test_cnet_reads_rnet_features_and_round_trips(face_photos, tmp_path):
     rnet_sets = Reconstruct3DMM(method="rnet", coef="alpha").fit_transform(sets)
     feats = rnet_sets[0].reconstructions[0].features
     assert feats.shape == (256,) and np.isfinite(feats).all()
-    agg = SetAggregator("cnet", cnet_weights="scratch", epochs=2, random_state=0).fit(rnet_sets)
-    assert agg.cnet_["net"].n_features == 256
+    agg = SetAggregator(
+        "cnet", cnet_weights="scratch", cnet_inputs="quality+features", epochs=2, random_state=0
+    ).fit(rnet_sets)
+    assert agg.cnet_["net"].n_in == N_QUALITY + 256
     agg.save_cnet(tmp_path / "cnet.pt")
-    reloaded = SetAggregator("cnet", cnet_weights=tmp_path / "cnet.pt", train_cnet=False).fit(rnet_sets)
+    reloaded = SetAggregator(
+        "cnet", cnet_weights=tmp_path / "cnet.pt", cnet_inputs="quality+features", train_cnet=False
+    ).fit(rnet_sets)
     np.testing.assert_array_equal(reloaded.transform(rnet_sets), agg.transform(rnet_sets))
-    # a C-Net that reads R-Net features cannot aggregate photos reconstructed without them
+    # R-Net features need R-Net reconstructions; weights must read what they are asked to
     landmark_sets = Reconstruct3DMM(coef="alpha").fit_transform(sets)
     with pytest.raises(ValueError, match="method='rnet'"):
-        SetAggregator("cnet", train_cnet=False).fit_transform(landmark_sets)
-    with pytest.raises(ModelFileError, match="256 R-Net features"):
+        SetAggregator("cnet", cnet_inputs="quality+features").fit(landmark_sets)
+    with pytest.raises(ModelFileError, match="reads 'quality\\+features'"):
         SetAggregator("cnet", cnet_weights=tmp_path / "cnet.pt").fit(landmark_sets)
+    # the embedded C-Net reads quality signals only, so it works on either reconstruction
+    assert np.isfinite(SetAggregator("cnet", train_cnet=False).fit_transform(landmark_sets)).all()
+
+
+def test_held_out_consistency_compares_each_photo_with_the_others():
+    import torch
+
+    from sk3dmm.transformers._cnet import held_out_consistency
+
+    alpha = torch.tensor([[[1.0, 0.0], [3.0, 0.0], [5.0, 2.0]], [[1.0, 1.0], [9.0, 9.0], [0.0, 0.0]]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])  # the second set has one photo
+    conf = torch.ones(2, 3, 2)
+    gram = torch.eye(2)
+    got = held_out_consistency(conf, alpha, mask, gram)
+    # photo 0 vs mean(3, 5 | 0, 2) = (4, 1): 9 + 1; photo 1 vs (3, 1): 0 + 1; photo 2 vs (2, 0): 9 + 4
+    torch.testing.assert_close(got, torch.tensor([(10.0 + 1.0 + 13.0) / 3, 0.0]))
+    # confidence moves the held-out aggregate: weight photo 2 up and photo 0's error grows
+    conf[0, 2] = 3.0
+    assert held_out_consistency(conf, alpha, mask, gram)[0] != got[0]

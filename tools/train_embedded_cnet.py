@@ -3,8 +3,8 @@
 Usage: ``python tools/train_embedded_cnet.py [--n-identities 30] [--seed 7]``
 Photos: synthetic people (a seed the benchmarks do not use), 30% occluded or blurred,
 reconstructed with the embedded R-Net; sets of 2 to 5 photos of one person; C-Net trained
-from scratch with the label-free hybrid loss (CNET_LOSS_WEIGHTS: skin photometric and
-landmarks). Writes ``sk3dmm/nets/data/cnet_ict.pt``, its ``.sha256`` and
+from scratch with the label-free loss (``CNET_LOSS_WEIGHTS``: skin photometric, landmarks and
+held-out consistency), reading quality signals only (``cnet_inputs="quality"``). Writes ``sk3dmm/nets/data/cnet_ict.pt``, its ``.sha256`` and
 ``cnet_ict_training_log.json``.
 """
 

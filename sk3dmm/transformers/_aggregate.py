@@ -20,19 +20,21 @@ from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
 from ..morphable._files import verified_path
 from ..nets._hybrid_loss import HybridLoss
-from ._cnet import N_QUALITY, CNet, aggregate, quality_features
+from ._cnet import INPUTS, N_QUALITY, CNet, aggregate, held_out_consistency, identity_gram, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
 
 EMBEDDED_CNET = Path(__file__).resolve().parents[1] / "nets" / "data" / "cnet_ict.pt"
 METHODS = ("mean", "median", "kmeans", "kmeans_global", "cnet")
-# C-Net's loss: the photometric term carries it. On synthetic sets with ground truth
-# (benchmarks/bench_aggregation.py), the true identity has a lower photometric loss than the
-# mean of the set in ~9 sets of 10 but a higher landmark loss in ~8 of 10 (the photos'
-# landmarks are noisy and their expression and pose were estimated with their own identity),
-# and the Gaussian prior favours the shrunken mean; so landmarks weigh a tenth of R-Net's and
-# the prior nothing.
-CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0}
+# C-Net's label-free loss. The hybrid terms alone are a weak judge of identity here: on
+# synthetic sets with ground truth (benchmarks/bench_aggregation.py) the true identity has a
+# lower photometric loss than the set mean in only ~6 sets of 10 and a lower landmark loss in
+# ~2 of 10 (noisy landmarks; each photo's expression and pose were estimated with its own
+# identity), and C-Net trained on them alone ends up slightly worse than the mean. The
+# held-out consistency term (each photo against the aggregate of the others) is an unbiased
+# label-free proxy of the aggregate's error; with it C-Net beats the mean. Landmarks weigh a
+# tenth of R-Net's, and the Gaussian prior (which favours the shrunken mean) nothing.
+CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0, "consistency": 1.0}
 
 
 def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
@@ -128,19 +130,17 @@ def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
 def _load_cnet(path: str) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        n_features = int(ckpt.get("n_features", 0))
-        net = CNet(int(ckpt["n_coef"]), int(ckpt["hidden"]), n_features)
+        net = CNet(int(ckpt["n_in"]), int(ckpt["n_coef"]), int(ckpt["hidden"]))
         net.load_state_dict(ckpt["state_dict"])
+        return {
+            "net": net.eval(),
+            "inputs": str(ckpt["inputs"]),
+            "n_features": int(ckpt["n_features"]),
+            **{k: ckpt[k].numpy() for k in ("mean", "scale", "feature_mean", "feature_scale")},
+            "method": ckpt.get("method"),
+        }
     except Exception as exc:
         raise ModelFileError(f"cannot read C-Net weights {path}: {exc}") from exc
-    return {
-        "net": net.eval(),
-        "mean": ckpt["mean"].numpy(),
-        "scale": ckpt["scale"].numpy(),
-        "feature_mean": ckpt["feature_mean"].numpy() if n_features else np.zeros(0, np.float32),
-        "feature_scale": ckpt["feature_scale"].numpy() if n_features else np.ones(0, np.float32),
-        "method": ckpt.get("method"),
-    }
 
 
 def _feature_size(sets) -> int:
@@ -181,6 +181,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     cnet_weights : path or "scratch", default=None
         Start from these C-Net weights instead of the embedded ones; ``"scratch"`` starts
         from an untrained C-Net (equal confidences, i.e. the mean).
+    cnet_inputs : {"quality", "quality+features", "all"}, default="quality"
+        What C-Net reads per photo: fit-quality signals (pose, landmark fit, detection score,
+        crop sharpness and skin fraction); plus R-Net's pooled features (Deng et al.'s input;
+        needs ``Reconstruct3DMM(method="rnet")``); plus the photo's identity coefficients.
+        The richer inputs overfit the few people of our benchmarks (see the README).
     epochs, lr : training of C-Net
     model : None, path or MorphableModel
         The morphable model the coefficients belong to (for C-Net's loss).
@@ -188,7 +193,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         Size (pixels) the face crops are compared with the renders at, in C-Net training.
     loss_weights : dict, default=None
         Weights of C-Net's label-free loss (keywords of :class:`sk3dmm.nets.HybridLoss`:
-        ``landmark``, ``photometric``, ``coefficient``); None uses ``CNET_LOSS_WEIGHTS``.
+        ``landmark``, ``photometric``, ``coefficient``, and ``consistency`` for the held-out
+        consistency term); None uses ``CNET_LOSS_WEIGHTS``.
     random_state : int, RandomState or None
     device : str, default="cpu"
         Kept for API symmetry; C-Net trains on the CPU (it is small, and the crops are there).
@@ -212,6 +218,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "model": [None, str, os.PathLike, MorphableModel],
+        "cnet_inputs": [StrOptions(set(INPUTS))],
         "render_size": [Interval(Integral, 16, None, closed="left")],
         "loss_weights": [None, dict],
         "random_state": ["random_state"],
@@ -225,6 +232,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         n_clusters=None,
         train_cnet=True,
         cnet_weights=None,
+        cnet_inputs="quality",
         epochs=10,
         lr=3e-3,
         model=None,
@@ -238,6 +246,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.train_cnet = train_cnet
         self.cnet_weights = cnet_weights
+        self.cnet_inputs = cnet_inputs
         self.epochs = epochs
         self.lr = lr
         self.model = model
@@ -328,8 +337,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return resolve_model(self.model)
 
     def _initial_cnet(self, seed: int, sets, training: bool) -> dict:
-        """The C-Net to start from: the given or embedded weights when they fit the input,
-        else (only when about to train) a fresh one."""
+        """The C-Net to start from: the given or embedded weights when they read what the input
+        offers, else (only when about to train) a fresh one."""
         if self.cnet_weights == "scratch":
             path = None
         elif self.cnet_weights is not None:
@@ -341,30 +350,40 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 else None
             )
         n_alpha = len(self._alpha_cols) if hasattr(self, "_alpha_cols") else self._model().n_identity
-        n_feat = _feature_size(sets)
+        n_feat = _feature_size(sets) if self.cnet_inputs != "quality" else 0
+        if self.cnet_inputs != "quality" and n_feat == 0:
+            raise ValueError(
+                f"cnet_inputs={self.cnet_inputs!r} reads R-Net features: reconstruct the sets with "
+                "Reconstruct3DMM(method='rnet')"
+            )
         if path is not None:
             loaded = _load_cnet(str(path))
             net = loaded["net"]
-            if net.n_coef == n_alpha and net.n_features == n_feat:
-                copy = CNet(n_alpha, net.head.in_features, n_feat)
+            if (
+                net.n_coef == n_alpha
+                and loaded["inputs"] == self.cnet_inputs
+                and loaded["n_features"] == n_feat
+            ):
+                copy = CNet(net.n_in, n_alpha, net.head.in_features)
                 copy.load_state_dict(net.state_dict())
                 return {**loaded, "net": copy}
             problem = (
-                f"C-Net {path} reads {net.n_coef} identity coefficients and {net.n_features} R-Net "
-                f"features per photo; the input has {n_alpha} and {n_feat}"
-                + (
-                    " (reconstruct with Reconstruct3DMM(method='rnet') for R-Net features)"
-                    if n_feat == 0
-                    else ""
-                )
+                f"C-Net {path} reads {loaded['inputs']!r} ({net.n_coef} identity coefficients, "
+                f"{loaded['n_features']} R-Net features); this SetAggregator reads {self.cnet_inputs!r} "
+                f"({n_alpha}, {n_feat})"
             )
-            if self.cnet_weights is not None or not training:
-                raise ModelFileError(problem) if self.cnet_weights is not None else ValueError(problem)
+            if self.cnet_weights is not None:
+                raise ModelFileError(problem)
+            if not training:
+                raise ValueError(problem + "; fit it on your sets (train_cnet=True) or match cnet_inputs")
+        n_in = N_QUALITY + n_feat + (n_alpha if self.cnet_inputs == "all" else 0)
         with torch.random.fork_rng(devices=[]):  # a seeded start, the global RNG left alone
             torch.manual_seed(seed)
-            net = CNet(n_alpha, n_features=n_feat)
+            net = CNet(n_in, n_alpha)
         return {
             "net": net,
+            "inputs": self.cnet_inputs,
+            "n_features": n_feat,
             "mean": np.zeros(n_alpha, np.float32),
             "scale": np.ones(n_alpha, np.float32),
             "feature_mean": np.zeros(n_feat, np.float32),
@@ -373,25 +392,30 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         }
 
     def _loss_fn(self, model: MorphableModel) -> HybridLoss:
+        """The hybrid part of C-Net's loss; sets ``_consistency`` (its weight) and ``_renders``
+        (whether any rendered term is on)."""
         weights = {**CNET_LOSS_WEIGHTS, **(self.loss_weights or {})}
-        unknown = set(weights) - {"landmark", "photometric", "coefficient"}
+        unknown = set(weights) - {"landmark", "photometric", "coefficient", "consistency"}
         if unknown:
             raise ValueError(
-                f"loss_weights: unknown terms {sorted(unknown)}; use landmark, photometric, coefficient"
+                f"loss_weights: unknown terms {sorted(unknown)}; use landmark, photometric, coefficient, consistency"
             )
+        self._consistency = weights.pop("consistency")
+        self._renders = any(weights[k] > 0 for k in ("landmark", "photometric", "coefficient"))
         return HybridLoss(model, **weights)
 
     def _descriptors(self, sets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded (s, k, n_alpha + N_QUALITY + n_features) descriptors, alphas and masks."""
+        """Padded (s, k, n_in) descriptors (quality signals, then R-Net features, then the
+        scaled identity, as ``inputs`` says), alphas (s, k, n_alpha) and masks (s, k)."""
         k = max(len(r) for r, _ in sets)
         n = len(self._alpha_cols)
-        n_feat = self.cnet_["net"].n_features
+        n_feat, inputs = self.cnet_["n_features"], self.cnet_["inputs"]
         if n_feat and _feature_size(sets) != n_feat:
             raise ValueError(
                 f"this C-Net reads {n_feat} R-Net features per photo; reconstruct the sets with the "
                 "same Reconstruct3DMM(method='rnet') it was trained with"
             )
-        desc = np.zeros((len(sets), k, n + N_QUALITY + n_feat), np.float32)
+        desc = np.zeros((len(sets), k, self.cnet_["net"].n_in), np.float32)
         alpha = np.zeros((len(sets), k, n), np.float32)
         mask = np.zeros((len(sets), k), np.float32)
         for i, (rows, recons) in enumerate(sets):
@@ -401,13 +425,13 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 )
             a = rows[:, self._alpha_cols]
             alpha[i, : len(a)] = a
-            desc[i, : len(a), :n] = (a - self.cnet_["mean"]) / self.cnet_["scale"]
-            desc[i, : len(a), n : n + N_QUALITY] = quality_features(recons)
+            parts = [quality_features(recons)]
             if n_feat:
                 f = np.stack([r.features for r in recons])
-                desc[i, : len(a), n + N_QUALITY :] = (f - self.cnet_["feature_mean"]) / self.cnet_[
-                    "feature_scale"
-                ]
+                parts.append((f - self.cnet_["feature_mean"]) / self.cnet_["feature_scale"])
+            if inputs == "all":
+                parts.append((a - self.cnet_["mean"]) / self.cnet_["scale"])
+            desc[i, : len(a)] = np.concatenate(parts, 1)
             mask[i, : len(a)] = 1
         return torch.tensor(desc), torch.tensor(alpha), torch.tensor(mask)
 
@@ -428,13 +452,16 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         rows = np.concatenate([r[:, self._alpha_cols] for r, _ in sets])
         if self.cnet_["method"] is None:  # from scratch: scale inputs on these data
             self.cnet_["mean"], self.cnet_["scale"] = rows.mean(0), rows.std(0) + 1e-6
-            if self.cnet_["net"].n_features:
+            if self.cnet_["n_features"]:
                 feats = np.stack([r.features for _, recons in sets for r in recons])
                 self.cnet_["feature_mean"] = feats.mean(0)
                 self.cnet_["feature_scale"] = feats.std(0) + 1e-3
         desc, alpha, mask = self._descriptors(sets)
-        photos, slot = _photo_tensors(sets, self.render_size, alpha.shape[1])
         loss_fn = self._loss_fn(model)
+        photos, slot = (
+            _photo_tensors(sets, self.render_size, alpha.shape[1]) if self._renders else (None, None)
+        )
+        gram = identity_gram(model)
         net = self.cnet_["net"].train()
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
@@ -444,12 +471,15 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             total = 0.0
             for s in range(0, len(sets), batch):
                 b = perm[s : s + batch]
-                agg = aggregate(net(desc[b]), alpha[b], mask[b])  # (bs, n_id)
-                terms = _set_loss(loss_fn, agg, slot[b], photos)
+                conf = net(desc[b])
+                loss = self._consistency * held_out_consistency(conf, alpha[b], mask[b], gram)
+                if self._renders:
+                    agg = aggregate(conf, alpha[b], mask[b])  # (bs, n_id)
+                    loss = loss + _set_loss(loss_fn, agg, slot[b], photos).total
                 opt.zero_grad()
-                terms.total.mean().backward()
+                loss.mean().backward()
                 opt.step()
-                total += terms.total.sum().item()
+                total += loss.sum().item()
             self.history_.append(total / len(sets))
         net.eval()
         self.cnet_["method"] = "trained"
@@ -483,14 +513,16 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         torch.save(
             {
                 "state_dict": net.state_dict(),
+                "n_in": net.n_in,
                 "n_coef": net.n_coef,
                 "hidden": net.head.in_features,
-                "n_features": net.n_features,
+                "inputs": self.cnet_["inputs"],
+                "n_features": self.cnet_["n_features"],
                 "mean": torch.tensor(self.cnet_["mean"]),
                 "scale": torch.tensor(self.cnet_["scale"]),
                 "feature_mean": torch.tensor(self.cnet_["feature_mean"]),
                 "feature_scale": torch.tensor(self.cnet_["feature_scale"]),
-                "method": "label-free hybrid loss (landmarks + skin photometric)",
+                "method": "label-free: hybrid loss (landmarks, skin photometric) + held-out consistency",
             },
             path,
         )
