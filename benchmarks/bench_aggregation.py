@@ -8,9 +8,9 @@ occluded or blurred; every photo reconstructed once. Sets of 2, 3 and 5 photos o
 are drawn at random; the identity shape (neutral face from the aggregated alpha) is compared
 with the truth (RMSE in mm over the face area after similarity alignment). C-Net runs three
 ways: the embedded weights (trained on other people by tools/train_embedded_cnet.py), and two
-C-Nets trained label-free on the first half of the people and tested on the second, one
-reading quality signals (the default) and one also reading R-Net's features (Deng et al.'s
-input). Everything is
+C-Nets trained label-free on the first half of the people and tested on the second: reading
+quality signals (the default), also reading R-Net's features (Deng et al.'s input), and
+trained on the hybrid loss alone (no held-out consistency term). Everything is
 repeated over ``--runs`` seeds for the spread. Writes ``results/aggregation.{md,json}``.
 """
 
@@ -85,6 +85,9 @@ def main() -> None:
         trained_features = SetAggregator(
             "cnet", cnet_weights="scratch", cnet_inputs="quality+features", random_state=run
         ).fit(train_sets)
+        trained_hybrid_only = SetAggregator(
+            "cnet", cnet_weights="scratch", loss_weights={"consistency": 0.0}, random_state=run
+        ).fit(train_sets)
         for size in (2, 3, 5):
             sets = draw_sets(pool, test_people, size, args.sets_per_person, rng)
             truth = np.stack([pool.faces.alpha[s[0]] for s in sets])
@@ -96,6 +99,7 @@ def main() -> None:
                 "C-Net (embedded)": SetAggregator("cnet", train_cnet=False),
                 "C-Net (label-free fit, other people)": trained,
                 "C-Net reading R-Net features (label-free fit, other people)": trained_features,
+                "C-Net, hybrid loss only (label-free fit, other people)": trained_hybrid_only,
             }
             for name, agg in aggregators.items():
                 est = agg.transform(X)[:, alpha_cols]

@@ -445,7 +445,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
 
     def _train_cnet(self, sets, seed: int) -> None:
         """Label-free: the aggregated identity, with each photo's own expression and pose, must
-        explain every photo of its set (landmarks and skin pixels, :class:`HybridLoss`)."""
+        explain every photo of its set (landmarks and skin pixels, :class:`HybridLoss`), and
+        each photo's identity must agree with the aggregate of the others
+        (:func:`held_out_consistency`)."""
         model = self._model()
         if len(self._alpha_cols) != model.n_identity:
             raise ValueError(f"C-Net training needs all {model.n_identity} alpha columns of {model.name}")
