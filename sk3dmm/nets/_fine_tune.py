@@ -15,7 +15,7 @@ from ..fitting import euler_to_matrix
 from ..fitting._camera import FLIP_DIAG
 from ..morphable import MorphableModel
 from ._embedded import RNetBundle
-from ._hybrid_loss import HybridLoss
+from ._hybrid_loss import HybridLoss, photos_at
 
 
 def rnet_rotation(angle: torch.Tensor, deep3d: bool) -> torch.Tensor:
@@ -118,8 +118,7 @@ def fine_tune_rnet(
         raise ValueError("fine-tuning needs at least one photo with a detected face")
     scale = render_size / s
     image = torch.as_tensor(crops).permute(0, 3, 1, 2).float().div(255.0)
-    small = torch.nn.functional.interpolate(image, size=(render_size,) * 2, mode="bilinear", antialias=True)
-    photos = small.permute(0, 2, 3, 1).contiguous()
+    photos = photos_at(image, render_size)
     lm = torch.as_tensor(landmarks * scale, dtype=torch.float32)
     foc = torch.as_tensor(focal * scale, dtype=torch.float32)
     cen = torch.as_tensor(center * scale, dtype=torch.float32)

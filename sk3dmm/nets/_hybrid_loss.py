@@ -32,9 +32,15 @@ import torch
 from ..fitting import project, transform
 from ..morphable import MorphableModel
 from ..render import AMBIENT_INIT, interpolate, rasterize, sh_basis, shade, vertex_normals
+from ..render._renderer import _TO_LIGHT
 
 INNER = slice(17, 68)
-_TO_LIGHT = (1.0, -1.0, -1.0)
+
+
+def photos_at(images: torch.Tensor, size: int) -> torch.Tensor:
+    """R-Net inputs (b, 3, h, w) in [0, 1] as the loss's photos: (b, size, size, 3), area-resized."""
+    small = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+    return small.permute(0, 2, 3, 1).contiguous()
 
 
 def landmark_weights() -> np.ndarray:

@@ -203,7 +203,7 @@ def train_hybrid_stage(
     Returns the stage's log, with the held-out shape error before and after it.
     """
     from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
-    from ._hybrid_loss import HybridLoss
+    from ._hybrid_loss import HybridLoss, photos_at
 
     torch.manual_seed(hcfg.seed)
     t0 = time.perf_counter()
@@ -234,9 +234,7 @@ def train_hybrid_stage(
         ):
             idx = perm[s : s + hcfg.batch_size]
             x = to_input(crops[idx])
-            photos = torch.nn.functional.interpolate(
-                x, size=(hcfg.render_size,) * 2, mode="bilinear", antialias=True
-            ).permute(0, 2, 3, 1)
+            photos = photos_at(x, hcfg.render_size)
             pred = net.split(net(augment(x, gen)))
             sup, parts = shape_loss(pred, {k: v[idx] for k, v in tgt.items()})
             terms = hybrid_loss_of(pred, hybrid, False, photos, lm[idx], focal[idx], center[idx])

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
 from ..morphable._files import verified_path
-from ..nets._hybrid_loss import HybridLoss
+from ..nets._hybrid_loss import HybridLoss, photos_at
 from ._cnet import INPUTS, N_QUALITY, CNet, aggregate, held_out_consistency, identity_gram, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
@@ -76,11 +76,10 @@ def _photo_tensors(sets, size: int, k: int) -> tuple[dict, torch.Tensor]:
             slot[i, j] = index[id(r)]
     crop_size = recons[0].crop.shape[0]
     image = torch.as_tensor(np.stack([r.crop for r in recons])).permute(0, 3, 1, 2).float() / 255
-    image = torch.nn.functional.interpolate(image, size=(size, size), mode="bilinear", antialias=True)
     cams = [r.crop_camera() for r in recons]
     scale = size / crop_size
     photos = {
-        "image": image.permute(0, 2, 3, 1).contiguous(),
+        "image": photos_at(image, size),
         "focal": torch.tensor([c[0] * scale for c in cams], dtype=torch.float32),
         "center": torch.tensor(np.stack([c[1] * scale for c in cams]), dtype=torch.float32),
         "landmarks": torch.tensor(np.stack([c[2] * scale for c in cams]), dtype=torch.float32),
@@ -391,18 +390,18 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             "method": None,
         }
 
-    def _loss_fn(self, model: MorphableModel) -> HybridLoss:
-        """The hybrid part of C-Net's loss; sets ``_consistency`` (its weight) and ``_renders``
-        (whether any rendered term is on)."""
+    def _loss_parts(self, model: MorphableModel) -> tuple[HybridLoss, float, bool]:
+        """C-Net's loss: its hybrid part, the weight of the held-out consistency term, and
+        whether any rendered term is on."""
         weights = {**CNET_LOSS_WEIGHTS, **(self.loss_weights or {})}
         unknown = set(weights) - {"landmark", "photometric", "coefficient", "consistency"}
         if unknown:
             raise ValueError(
                 f"loss_weights: unknown terms {sorted(unknown)}; use landmark, photometric, coefficient, consistency"
             )
-        self._consistency = weights.pop("consistency")
-        self._renders = any(weights[k] > 0 for k in ("landmark", "photometric", "coefficient"))
-        return HybridLoss(model, **weights)
+        consistency = weights.pop("consistency")
+        renders = any(weights[k] > 0 for k in ("landmark", "photometric", "coefficient"))
+        return HybridLoss(model, **weights), consistency, renders
 
     def _descriptors(self, sets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Padded (s, k, n_in) descriptors (quality signals, then R-Net features, then the
@@ -459,10 +458,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 self.cnet_["feature_mean"] = feats.mean(0)
                 self.cnet_["feature_scale"] = feats.std(0) + 1e-3
         desc, alpha, mask = self._descriptors(sets)
-        loss_fn = self._loss_fn(model)
-        photos, slot = (
-            _photo_tensors(sets, self.render_size, alpha.shape[1]) if self._renders else (None, None)
-        )
+        loss_fn, consistency, renders = self._loss_parts(model)
+        photos, slot = _photo_tensors(sets, self.render_size, alpha.shape[1]) if renders else (None, None)
         gram = identity_gram(model)
         net = self.cnet_["net"].train()
         gen = torch.Generator().manual_seed(seed)
@@ -474,8 +471,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             for s in range(0, len(sets), batch):
                 b = perm[s : s + batch]
                 conf = net(desc[b])
-                loss = self._consistency * held_out_consistency(conf, alpha[b], mask[b], gram)
-                if self._renders:
+                loss = consistency * held_out_consistency(conf, alpha[b], mask[b], gram)
+                if renders:
                     agg = aggregate(conf, alpha[b], mask[b])  # (bs, n_id)
                     loss = loss + _set_loss(loss_fn, agg, slot[b], photos).total
                 opt.zero_grad()
@@ -487,8 +484,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         self.cnet_["method"] = "trained"
 
     def label_free_loss(self, X, alpha=None) -> np.ndarray:
-        """C-Net's training objective per set: the mean hybrid loss of a set's photos
-        re-rendered with ``alpha`` (n_sets, n_identity), by default the aggregated identity.
+        """The hybrid part of C-Net's training objective per set: the mean hybrid loss of a
+        set's photos re-rendered with ``alpha`` (n_sets, n_identity), by default the
+        aggregated identity.
 
         Useful to check whether the objective agrees with the truth: on synthetic sets,
         compare it at the true identity and at the aggregate.
@@ -500,7 +498,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             alpha = self.transform(X)[:, self._alpha_cols]
         model = self._model()
         photos, slot = _photo_tensors(sets, self.render_size, max(len(r) for r, _ in sets))
-        loss_fn = self._loss_fn(model)
+        loss_fn = self._loss_parts(model)[0]
         out = []
         with torch.no_grad():
             for s in range(0, len(sets), 64):

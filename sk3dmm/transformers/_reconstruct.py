@@ -282,14 +282,16 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         loss = HybridLoss(self.model_, device=device, **(self.fine_tune_weights or {}))
         recons = [r for r in self.reconstruct(photos) if r is not None]
+        if not recons:
+            raise ValueError("fine-tuning needs at least one photo with a detected face")
         cams = [r.crop_camera() for r in recons]
         self.rnet_, self.fine_tune_history_ = fine_tune_rnet(
             self.rnet_,
             self.model_,
-            np.stack([r.crop for r in recons]) if recons else np.empty((0, 1, 1, 3), np.uint8),
-            np.stack([c[2] for c in cams]) if cams else np.empty((0, 68, 2)),
+            np.stack([r.crop for r in recons]),
+            np.stack([c[2] for c in cams]),
             np.array([c[0] for c in cams]),
-            np.stack([c[1] for c in cams]) if cams else np.empty((0, 2)),
+            np.stack([c[1] for c in cams]),
             epochs=self.fine_tune_epochs,
             lr=self.fine_tune_lr,
             loss=loss,
