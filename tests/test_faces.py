@@ -59,7 +59,7 @@ def test_read_files(tmp_path, astronaut):
         read_image(fake)
     with pytest.raises(ImageReadError, match="not found"):
         load_image(tmp_path / "missing.png")
-    with pytest.raises(ImageReadError, match="expected an image array or a file path"):
+    with pytest.raises(ImageReadError, match="expected an image array, a file path or a file object"):
         load_image(42)
 
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from sk3dmm import Reconstruct3DMM, clear_cache
+from sk3dmm import FaceNotFoundError, ImageReadError, Reconstruct3DMM, clear_cache
 from sk3dmm.transformers._cache import RESULTS
 from sk3dmm.transformers._errors import SampleFailure
 
@@ -76,10 +76,11 @@ def bad_inputs(tmp_path, astronaut):
     return [astronaut, noface, str(fake), png16, rgba]
 
 
-def test_on_error_raise_names_sample_and_reason(bad_inputs):
-    with pytest.raises(ValueError, match=r"sample 1: no face detected \(1 more samples failed\)"):
+def test_on_error_raise_names_the_first_failing_sample_with_its_type(bad_inputs):
+    # sample 1 has no face, sample 2 is no image: the first failure in order is raised, typed
+    with pytest.raises(FaceNotFoundError, match=r"^sample 1: no face detected\. Pass on_error="):
         Reconstruct3DMM(on_error="raise").fit_transform(bad_inputs)
-    with pytest.raises(ValueError, match=r"sample 0 \(.*fake.jpg\): not a readable image"):
+    with pytest.raises(ImageReadError, match=r"sample 0 \(.*fake.jpg\): not a readable image"):
         Reconstruct3DMM(on_error="raise").fit_transform(bad_inputs[2:3])
 
 

@@ -57,8 +57,10 @@ def test_deep3d_resnet50_checkpoint(tmp_path):
 def test_bad_checkpoints_are_named(tmp_path):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00not a checkpoint")
-    with pytest.raises(ModelFileError, match="cannot read"):
+    with pytest.raises(ModelFileError, match="junk.pth: not a readable PyTorch checkpoint"):
         load_deep3d_rnet(junk)
+    with pytest.raises(ModelFileError, match="missing.pth: file not found"):
+        load_deep3d_rnet(tmp_path / "missing.pth")
     other = tmp_path / "other.pth"
     torch.save({"model": {}}, other)
     with pytest.raises(ModelFileError, match="no 'net_recon' key"):

@@ -64,8 +64,14 @@ def test_aggregators_on_plain_arrays():
     glob = SetAggregator("kmeans_global", random_state=0).fit(sets[1:], y=[1, 2])
     out = glob.transform(sets[1:])
     assert np.allclose(np.sort(out[:, 0]), np.sort(glob.cluster_centers_[:, 0]))
-    with pytest.raises(ValueError, match="no photo of the set was reconstructed"):
+    with pytest.raises(ValueError, match="none of the 1 sets has a reconstructed photo"):
         SetAggregator().fit_transform([np.full((2, 4), np.nan)])
+    # a set whose photos all failed is a NaN row; the others are aggregated as before
+    mixed = SetAggregator().fit_transform([sets[1], np.full((2, 4), np.nan), sets[2]])
+    assert np.isnan(mixed[1]).all() and np.isfinite(mixed[[0, 2]]).all()
+    np.testing.assert_allclose(mixed[[0, 2]], mean[1:], rtol=1e-6)
+    with pytest.raises(ValueError, match="at least one image set; got none"):
+        SetAggregator().fit([])
     with pytest.raises(ValueError, match="needs the image sets"):
         SetAggregator("cnet", model=None).fit(sets)
 

@@ -2,13 +2,14 @@
 
 from ._alignment import align_crop, crop_affine, five_points, pos_fit
 from ._dlib import FaceDetection, detect_faces, largest_face, models_dir
-from ._images import as_image_list, load_image, read_image, to_rgb_uint8
+from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
 
 __all__ = [
     "FaceDetection",
     "align_crop",
     "crop_affine",
     "as_image_list",
+    "column_values",
     "detect_faces",
     "five_points",
     "largest_face",

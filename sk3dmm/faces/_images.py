@@ -1,7 +1,23 @@
-"""Turn whatever the user passes (arrays, paths) into RGB uint8 images."""
+"""Turn whatever the user passes (arrays, paths, file objects, data-frame columns) into RGB uint8.
+
+The pixel-type rule (one for arrays and files alike):
+
+* ``uint8``: as is.
+* ``uint16``: the 16-bit range, scaled by 1/257.
+* other integer types (``int8`` ... ``int64``, ``uint32``, ``uint64``): the values decide, since
+  the type does not: all in [0, 255] are 8-bit, all in [0, 65535] 16-bit (scaled by 1/257);
+  negative values or values above 65535 are refused.
+* floats: finite values in [0, 1] are scaled by 255, values in [0, 255] taken as they are;
+  NaN, infinity and values outside [0, 255] are refused.
+* ``bool``: refused (a mask is not a photo).
+
+Grayscale is repeated to RGB and RGBA is composited on black. Files are turned upright by
+their EXIF orientation tag, as a photo viewer shows them.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,14 +26,16 @@ import numpy as np
 
 from ..exceptions import ImageReadError
 
-ImageLike = np.ndarray | str | os.PathLike
+ImageLike = np.ndarray | str | os.PathLike | io.IOBase
 
 
 def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Convert a grayscale, RGB or RGBA array of any integer or float range to RGB uint8.
+    """Convert a grayscale, RGB or RGBA array to RGB uint8 by the module's pixel-type rule.
 
-    16-bit images are scaled by 1/257; floats are taken as [0, 1] when their maximum is <= 1,
-    else as [0, 255]; RGBA is composited on black.
+    Raises
+    ------
+    ImageReadError
+        Naming ``name`` and the problem, for shapes, types or values the rule refuses.
     """
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[-1] == 1:
@@ -28,40 +46,62 @@ def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise ImageReadError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
     if min(a.shape[:2]) < 8:
         raise ImageReadError(f"{name}: image of {a.shape[1]}x{a.shape[0]} pixels is too small")
-    if a.dtype == np.uint8:
-        rgb = a
-    elif a.dtype == np.uint16:
-        rgb = (a.astype(np.uint32) // 257).astype(np.uint8)
-    elif np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all():
-            raise ImageReadError(f"{name}: image contains NaN or infinite values")
-        scale = 255.0 if a.max() <= 1.0 else 1.0
-        rgb = np.clip(a * scale + 0.5, 0, 255).astype(np.uint8)
-    elif np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-        rgb = np.clip(a, 0, 255).astype(np.uint8)
-    else:
-        raise ImageReadError(f"{name}: unsupported pixel type {a.dtype}")
+    rgb = _pixels_to_uint8(a, name)
     if rgb.shape[-1] == 4:
         alpha = rgb[..., 3:].astype(np.float32) / 255.0
         rgb = (rgb[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
     return np.ascontiguousarray(rgb)
 
 
-def read_image(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
-    """Read an image file as RGB uint8 (16-bit, palette, grayscale and RGBA files too).
+def _pixels_to_uint8(a: np.ndarray, name: str) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.uint16:
+        return (a.astype(np.uint32) // 257).astype(np.uint8)
+    if a.dtype == bool:
+        raise ImageReadError(f"{name}: a boolean array is a mask, not a photo; pass uint8 pixels")
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 65535:
+            raise ImageReadError(
+                f"{name}: integer pixels must lie in [0, 255] (8-bit) or [0, 65535] (16-bit); "
+                f"got values from {lo} to {hi}"
+            )
+        return a.astype(np.uint8) if hi <= 255 else (a.astype(np.uint32) // 257).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageReadError(f"{name}: image contains NaN or infinite values")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0 or hi > 255:
+            raise ImageReadError(
+                f"{name}: float pixels must lie in [0, 1] or [0, 255]; got values from {lo:.4g} to {hi:.4g}"
+            )
+        scale = 255.0 if hi <= 1.0 else 1.0
+        return np.clip(a * scale + 0.5, 0, 255).astype(np.uint8)
+    raise ImageReadError(f"{name}: unsupported pixel type {a.dtype}")
 
-    ``name`` is how error messages refer to the file (default: its path).
+
+def read_image(source: str | os.PathLike | io.IOBase, name: str | None = None) -> np.ndarray:
+    """Read an image file (path or binary file object) as upright RGB uint8.
+
+    16-bit, palette, grayscale and RGBA files are read too; the EXIF orientation tag is
+    applied. ``name`` is how error messages refer to the file (default: its path).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
-    name = str(path) if name is None else name
+    if name is None:
+        name = str(source) if isinstance(source, (str, os.PathLike)) else "image"
+    if isinstance(source, (str, os.PathLike)):
+        source = Path(source)
+        if source.is_dir():
+            raise ImageReadError(f"{name}: is a folder, not an image file")
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as opened:
+            im = ImageOps.exif_transpose(opened) or opened
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im).astype(np.uint32)
-                arr = (arr >> 8).astype(np.uint8) if arr.max() > 255 else arr.astype(np.uint8)
+                arr = np.asarray(im).astype(np.int64)
+                arr = np.clip(arr, 0, 65535) if arr.max() > 255 else np.clip(arr, 0, 255)
             elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 arr = np.asarray(im.convert("RGBA"))
             else:
@@ -70,35 +110,64 @@ def read_image(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
         raise ImageReadError(f"{name}: file not found") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name}: not a readable image (unknown or corrupt format)") from exc
-    except (OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{name}: image is too large to decode safely ({exc})") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"{name}: not a readable image ({exc.__class__.__name__}: {exc})") from exc
     return to_rgb_uint8(arr, name)
 
 
 def load_image(item: ImageLike, name: str = "image") -> np.ndarray:
-    """One input sample (array or path) as RGB uint8."""
-    if isinstance(item, (str, os.PathLike)):
+    """One input sample (array, path or binary file object) as RGB uint8."""
+    if isinstance(item, (str, os.PathLike)) or hasattr(item, "read"):
         return read_image(item, name)
     if isinstance(item, np.ndarray) or hasattr(item, "__array__"):
         return to_rgb_uint8(np.asarray(item), name)
-    raise ImageReadError(f"{name}: expected an image array or a file path, got {type(item).__name__}")
+    raise ImageReadError(f"{name}: expected an image array, a file path or a file object, got {type(item).__name__}")
+
+
+def column_values(X) -> list | None:
+    """The values of a one-column pandas/polars DataFrame or a Series, as a list; None for
+    anything else. A frame with several columns is refused: which one holds the photos?"""
+    if isinstance(X, np.ndarray) or not hasattr(X, "columns") and not hasattr(X, "to_list"):
+        return None
+    if hasattr(X, "columns"):  # DataFrame (pandas or polars)
+        if len(X.columns) != 1:
+            raise ValueError(
+                f"a DataFrame of photos must have one column (paths or images); got {len(X.columns)} "
+                "columns: select the photo column, e.g. X[['photo']] or ColumnTransformer([..., ['photo']])"
+            )
+        X = X[X.columns[0]]
+    return list(X.to_list() if hasattr(X, "to_list") else X.tolist())
 
 
 def as_image_list(X) -> Sequence:
-    """Split the accepted input forms into a list of samples (arrays or paths), unread.
+    """Split the accepted input forms into a list of samples (arrays, paths, file objects), unread.
 
     Accepts a 4-D array (n, H, W, C), a 3-D array (n, H, W) of grayscale images, a list of
-    arrays of different sizes, or a list of paths; a single path or a DataFrame/Series
-    column of paths also works.
+    arrays of different sizes, a list of paths or file objects, a single path, or a one-column
+    DataFrame / Series of them.
+
+    Raises
+    ------
+    ValueError
+        For one photo passed as X (an (H, W, 3) or (H, W, 4) array), which would otherwise be
+        read as H images a few pixels wide, and for other array shapes that are no batch.
     """
     if isinstance(X, (str, os.PathLike)):
         return [X]
-    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas
-        X = X.to_numpy().ravel().tolist()
+    values = column_values(X)
+    if values is not None:
+        return values
     if isinstance(X, np.ndarray):
         if X.dtype == object:
             return list(X.ravel())
+        if X.ndim == 3 and X.shape[-1] in (3, 4):
+            raise ValueError(
+                f"X is one {X.shape[0]}x{X.shape[1]} photo with {X.shape[-1]} channels, not a batch: "
+                "pass a list of photos, e.g. [photo]"
+            )
         if X.ndim in (3, 4):
             return list(X)
-        raise ImageReadError(f"expected a batch of images (n, H, W[, C]), got an array of shape {X.shape}")
+        raise ValueError(f"expected a batch of images (n, H, W[, C]), got an array of shape {X.shape}")
     return list(X)

@@ -16,6 +16,29 @@ from ._model import MorphableModel
 REQUIRED_KEYS = ("meanshape", "idBase", "exBase", "meantex", "texBase", "tri", "keypoints")
 
 
+def _check_bfm_shapes(mat: dict, path: Path) -> None:
+    """Every array of a BFM_model_front.mat consistent with ``meanshape``, else ModelFileError."""
+    size = np.asarray(mat["meanshape"]).size
+    if size == 0 or size % 3:
+        raise ModelFileError(f"{path}: meanshape has {size} numbers, not 3 per vertex")
+    n = size // 3
+    problems = []
+    if np.asarray(mat["meantex"]).size != 3 * n:
+        problems.append(f"meantex has {np.asarray(mat['meantex']).size} numbers, expected {3 * n}")
+    for key in ("idBase", "exBase", "texBase"):
+        shape = np.asarray(mat[key]).shape
+        if len(shape) != 2 or shape[0] != 3 * n or shape[1] == 0:
+            problems.append(f"{key} has shape {shape}, expected ({3 * n}, k)")
+    tri = np.asarray(mat["tri"])
+    if tri.ndim != 2 or tri.shape[1] != 3 or tri.size == 0 or tri.min() < 1 or tri.max() > n:
+        problems.append(f"tri has shape {tri.shape}; expected (F, 3) of 1-based vertex indices up to {n}")
+    keypoints = np.asarray(mat["keypoints"])
+    if keypoints.size != 68 or keypoints.min() < 1 or keypoints.max() > n:
+        problems.append(f"keypoints has {keypoints.size} entries; expected 68 1-based vertex indices")
+    if problems:
+        raise ModelFileError(f"{path} is not a consistent BFM_model_front.mat: " + "; ".join(problems))
+
+
 def load_bfm_model(path: str | Path, *, recenter: bool = True) -> MorphableModel:
     """Load ``BFM_model_front.mat`` as written by Deep3DFaceRecon's ``transferBFM09``.
 
@@ -37,6 +60,8 @@ def load_bfm_model(path: str | Path, *, recenter: bool = True) -> MorphableModel
     from scipy.io import loadmat
 
     path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"BFM model file {path}: file not found")
     try:
         mat = loadmat(path)
     except Exception as exc:  # scipy raises several types for corrupt .mat files
@@ -45,6 +70,7 @@ def load_bfm_model(path: str | Path, *, recenter: bool = True) -> MorphableModel
     if missing:
         raise ModelFileError(f"{path} is not a BFM_model_front.mat: missing keys {missing}")
 
+    _check_bfm_shapes(mat, path)
     mean = np.asarray(mat["meanshape"], dtype=np.float32).reshape(-1, 3)
     if recenter:
         mean = mean - mean.mean(0, keepdims=True)

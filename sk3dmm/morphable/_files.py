@@ -19,6 +19,32 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def load_checkpoint(path: str | Path, what: str):
+    """``torch.load`` a user's file (tensors only), with errors that say which file and what is wrong.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, a folder, empty, or not a PyTorch checkpoint.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{what} {path}: file not found")
+    if not path.is_file():
+        raise ModelFileError(f"{what} {path}: is not a file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{what} {path}: the file is empty")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelFileError(
+            f"{what} {path}: not a readable PyTorch checkpoint (truncated, corrupt, or another format): {reason}"
+        ) from exc
+
+
 def verified_path(path: Path, checksum_file: Path) -> Path:
     """Return ``path`` after checking it against the digest in ``checksum_file``.
 
@@ -27,8 +53,13 @@ def verified_path(path: Path, checksum_file: Path) -> Path:
     ModelFileError
         If the file is missing or its SHA-256 differs (truncated or corrupt download, edit).
     """
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} is missing; reinstall sk3dmm")
+    if not path.is_file() or not checksum_file.is_file():
+        missing = path if not path.is_file() else checksum_file
+        raise ModelFileError(
+            f"embedded file {missing.name} is missing from {missing.parent}: this sk3dmm installation is "
+            "incomplete (a wheel or copy built without its package data); reinstall sk3dmm from a full "
+            "wheel or the source tree (pip install --force-reinstall sk3dmm)"
+        )
     expected = checksum_file.read_text().split()[0]
     actual = sha256_of(path)
     if actual != expected:

@@ -35,6 +35,8 @@ def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> Mo
     """
     if path is None:
         path = verified_path(ICT_FILE, ICT_FILE.with_suffix(".sha256")) if verify else ICT_FILE
+    elif not Path(path).is_file():
+        raise ModelFileError(f"model file {path}: file not found")
     try:
         d = np.load(path)
         regions = {str(name): np.arange(a, b) for name, (a, b) in zip(d["region_names"], d["region_ranges"])}
@@ -54,5 +56,9 @@ def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> Mo
             regions=regions,
             name="ICT-FaceKit light",
         )
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"cannot read ICT model file {path}: {exc}") from exc
+    except KeyError as exc:
+        raise ModelFileError(f"model file {path}: not in sk3dmm's .npz layout, missing array {exc}") from exc
+    except Exception as exc:  # BadZipFile, truncated arrays, pickled objects, inconsistent shapes
+        raise ModelFileError(
+            f"model file {path}: not a readable sk3dmm .npz model ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from exc

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..exceptions import ModelFileError
 from ..faces import five_points
+from ..morphable._files import load_checkpoint
 from ._rnet import DEEP3D_SIZES, RNet
 
 
@@ -48,10 +48,7 @@ def load_deep3d_rnet(path: str | Path, backbone: str = "auto", map_location="cpu
         The file is unreadable, has no ``net_recon`` key, or its tensors do not match.
     """
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise ModelFileError(f"cannot read checkpoint {path}: {exc}") from exc
+    ckpt = load_checkpoint(path, "Deep3DFaceRecon checkpoint")
     state = ckpt.get("net_recon") if isinstance(ckpt, dict) else None
     if state is None:
         keys = list(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt).__name__

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
-from ..morphable._files import verified_path
+from ..morphable._files import load_checkpoint, sha256_of, verified_path
 from ._rnet import RNet
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -32,10 +31,7 @@ class RNetBundle:
 def _sk3dmm_checkpoint(path: Path, model: MorphableModel, template5: np.ndarray | None) -> RNetBundle:
     from ._rnet_training import ict_template
 
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelFileError(f"cannot read R-Net weights {path}: {exc}") from exc
+    ckpt = load_checkpoint(path, "R-Net weights")
     if isinstance(ckpt, dict) and "net_recon" in ckpt:
         from ._deep3d import load_deep3d_rnet
 
@@ -47,11 +43,6 @@ def _sk3dmm_checkpoint(path: Path, model: MorphableModel, template5: np.ndarray 
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "sizes" not in ckpt:
         raise ModelFileError(f"{path} is neither an sk3dmm R-Net checkpoint nor a Deep3DFaceRecon one")
     sizes = dict(ckpt["sizes"])
-    if sizes.get("id") != model.n_identity or sizes.get("exp") != model.n_expression:
-        raise ModelFileError(
-            f"{path} regresses {sizes.get('id')} identity / {sizes.get('exp')} expression coefficients, "
-            f"but the model has {model.n_identity} / {model.n_expression}"
-        )
     net = RNet(sizes, backbone=ckpt["backbone"], width=ckpt.get("width"))
     try:
         net.load_state_dict(ckpt["state_dict"])
@@ -68,7 +59,16 @@ def _sk3dmm_checkpoint(path: Path, model: MorphableModel, template5: np.ndarray 
 @lru_cache(maxsize=4)
 def _cached(path: str, model: MorphableModel, template_key) -> RNetBundle:
     template5 = None if template_key is None else np.asarray(template_key)
-    return _sk3dmm_checkpoint(Path(path), model, template5)
+    bundle = _sk3dmm_checkpoint(Path(path), model, template5)
+    sizes = bundle.net.sizes
+    if sizes.get("id") != model.n_identity or sizes.get("exp") != model.n_expression:
+        raise ModelFileError(
+            f"{path} regresses {sizes.get('id')} identity / {sizes.get('exp')} expression coefficients, "
+            f"but the model ({model.name}) has {model.n_identity} / {model.n_expression}: pass the "
+            "morphable model the weights were trained for (model=BFM_model_front.mat for Deep3DFaceRecon)"
+        )
+    # the weights' content, not only their name, keys the per-image cache
+    return replace(bundle, source=f"{bundle.source} ({sha256_of(Path(path))[:16]})")
 
 
 def load_rnet(weights: str | Path | None, model: MorphableModel, template=None) -> RNetBundle:

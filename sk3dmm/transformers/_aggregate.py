@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
-from ..morphable._files import verified_path
+from ..morphable._files import load_checkpoint, verified_path
 from ..nets._hybrid_loss import HybridLoss, photos_at
 from ._cnet import INPUTS, N_QUALITY, CNet, aggregate, held_out_consistency, identity_gram, quality_features
 from ._image_sets import ImageSet
@@ -38,13 +38,22 @@ CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0
 
 
 def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
-    """Each sample as (rows without failed photos, their reconstructions or None)."""
+    """Each sample as (rows without failed photos, their reconstructions or None).
+
+    A set whose photos all failed keeps zero rows: it aggregates to a row of NaN.
+    """
+    if hasattr(X, "columns") or hasattr(X, "to_list"):  # a DataFrame / Series column of sets
+        from ..faces import column_values
+
+        X = column_values(X)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim != 3:
             raise ValueError(
                 f"a numeric X for SetAggregator must be (n_sets, set_size, n_features), got {X.shape}"
             )
         X = list(X)
+    if len(X) == 0:
+        raise ValueError("SetAggregator needs at least one image set; got none")
     out = []
     for i, s in enumerate(X):
         recons = s.reconstructions if isinstance(s, ImageSet) else None
@@ -53,11 +62,16 @@ def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
             raise ValueError(
                 f"set {i}: expected a 2-D array of per-photo coefficients, got shape {rows.shape}"
             )
+        if out and rows.shape[1] != out[0][0].shape[1]:
+            raise ValueError(f"set {i} has {rows.shape[1]} coefficients per photo, set 0 has {out[0][0].shape[1]}")
         ok = np.isfinite(rows).all(1)
-        if not ok.any():
-            raise ValueError(f"set {i}: no photo of the set was reconstructed (all rows NaN)")
         out.append((rows[ok], [r for r, k in zip(recons, ok) if k] if recons is not None else None))
     return out
+
+
+def _usable(sets) -> list:
+    """The sets with at least one reconstructed photo."""
+    return [s for s in sets if len(s[0])]
 
 
 def _photo_tensors(sets, size: int, k: int) -> tuple[dict, torch.Tensor]:
@@ -127,8 +141,8 @@ def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _load_cnet(path: str) -> dict:
+    ckpt = load_checkpoint(path, "C-Net weights")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
         net = CNet(int(ckpt["n_in"]), int(ckpt["n_coef"]), int(ckpt["hidden"]))
         net.load_state_dict(ckpt["state_dict"])
         return {
@@ -138,8 +152,11 @@ def _load_cnet(path: str) -> dict:
             **{k: ckpt[k].numpy() for k in ("mean", "scale", "feature_mean", "feature_scale")},
             "method": ckpt.get("method"),
         }
-    except Exception as exc:
-        raise ModelFileError(f"cannot read C-Net weights {path}: {exc}") from exc
+    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"C-Net weights {path}: not an sk3dmm C-Net checkpoint (see SetAggregator.save_cnet): "
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
 
 
 def _feature_size(sets) -> int:
@@ -257,15 +274,21 @@ class SetAggregator(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Learn what the method needs (nothing for mean/median/kmeans)."""
-        sets = _as_sets(X)
-        self._set_input_info(X, sets)
+        """Learn what the method needs (nothing for mean/median/kmeans). Sets with no
+        reconstructed photo are left out."""
+        all_sets = _as_sets(X)
+        sets = _usable(all_sets)
+        if not sets:
+            raise ValueError(f"none of the {len(all_sets)} sets has a reconstructed photo (all rows NaN)")
+        self._set_input_info(X, all_sets)
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         if self.method == "kmeans_global":
             k = self.n_clusters or (len(set(np.asarray(y).tolist())) if y is not None else None)
             if k is None:
                 raise ValueError("kmeans_global needs n_clusters or labels y to choose it")
             rows = np.concatenate([r for r, _ in sets])
+            if len(rows) < k:
+                raise ValueError(f"kmeans_global: {k} clusters need at least {k} photos; got {len(rows)}")
             self.cluster_centers_ = KMeans(k, n_init=10, random_state=seed).fit(rows).cluster_centers_
         if self.method == "cnet":
             if any(recons is None for _, recons in sets):
@@ -279,30 +302,38 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """(n_sets, n_features) aggregated coefficients."""
-        sets = _as_sets(X)
+        """(n_sets, n_features) aggregated coefficients; NaN rows for sets with no
+        reconstructed photo."""
+        all_sets = _as_sets(X)
         if not hasattr(self, "n_features_in_"):
             if self.method == "kmeans_global":
                 check_is_fitted(self, "cluster_centers_")
-            self._set_input_info(X, sets)
-        d = sets[0][0].shape[1]
+            self._set_input_info(X, all_sets)
+        d = all_sets[0][0].shape[1]
         if d != self.n_features_in_:
             raise ValueError(
                 f"X has {d} features per photo, but SetAggregator was fitted with {self.n_features_in_}"
             )
+        out = np.full((len(all_sets), d), np.nan, dtype=np.float32)
+        usable = [i for i, (rows, _) in enumerate(all_sets) if len(rows)]
+        if usable:
+            out[usable] = self._aggregate([all_sets[i] for i in usable])
+        return out
+
+    def _aggregate(self, sets) -> np.ndarray:
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         if self.method == "mean":
-            return np.stack([r.mean(0) for r, _ in sets]).astype(np.float32)
+            return np.stack([r.mean(0) for r, _ in sets])
         if self.method == "median":
-            return np.stack([np.median(r, 0) for r, _ in sets]).astype(np.float32)
+            return np.stack([np.median(r, 0) for r, _ in sets])
         if self.method == "kmeans":
-            return np.stack([robust_kmeans_centroid(r, seed) for r, _ in sets]).astype(np.float32)
+            return np.stack([robust_kmeans_centroid(r, seed) for r, _ in sets])
         if self.method == "kmeans_global":
             out = []
             for rows, _ in sets:
                 nearest = ((rows[:, None] - self.cluster_centers_[None]) ** 2).sum(-1).argmin(1)
                 out.append(self.cluster_centers_[np.bincount(nearest).argmax()])
-            return np.stack(out).astype(np.float32)
+            return np.stack(out)
         if not hasattr(self, "cnet_"):
             self.cnet_ = self._initial_cnet(seed, sets, training=False)
         return self._cnet_transform(sets)
@@ -322,7 +353,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ internals
     def _set_input_info(self, X, sets) -> None:
         self.n_features_in_ = sets[0][0].shape[1]
-        first = X[0]
+        first = next(iter(X.iloc[:, 0] if hasattr(X, "iloc") and X.ndim == 2 else X))
         if isinstance(first, ImageSet):
             self.feature_names_in_ = np.asarray(first.feature_names, dtype=object)
         names = getattr(self, "feature_names_in_", None)
@@ -343,11 +374,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         elif self.cnet_weights is not None:
             path = self.cnet_weights
         else:
-            path = (
-                verified_path(EMBEDDED_CNET, EMBEDDED_CNET.with_suffix(".sha256"))
-                if EMBEDDED_CNET.is_file()
-                else None
-            )
+            path = verified_path(EMBEDDED_CNET, EMBEDDED_CNET.with_suffix(".sha256"))
         n_alpha = len(self._alpha_cols) if hasattr(self, "_alpha_cols") else self._model().n_identity
         n_feat = _feature_size(sets) if self.cnet_inputs != "quality" else 0
         if self.cnet_inputs != "quality" and n_feat == 0:

@@ -1,17 +1,28 @@
-"""Per-image results cached by content, shared by every estimator instance in the process.
+"""Per-image results cached by content: in this process (bounded), and optionally on disk.
 
 Cross-validation clones the transformer for each fold; keying results by the image's bytes
 and the settings that affect them (not by estimator instance) means R-Net or landmark
-fitting runs once per image, not once per fold.
+fitting runs once per image, not once per fold. The in-process cache holds at most
+``memory_limit_mb()`` megabytes (default 512, about 12,000 photos with their face crops;
+:func:`set_memory_limit` changes it). A folder passed as ``Reconstruct3DMM(cache=folder)`` is
+shared by every process that is given it: GridSearchCV's workers, later runs, other users
+of the same data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import sys
+import tempfile
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
+
+DEFAULT_MEMORY_MB = 512.0
 
 
 def image_digest(image: np.ndarray) -> str:
@@ -23,17 +34,31 @@ def image_digest(image: np.ndarray) -> str:
 
 
 def settings_digest(settings: dict) -> str:
-    """A stable key for the settings a result depends on."""
-    return hashlib.blake2b(repr(sorted(settings.items())).encode(), digest_size=16).hexdigest()
+    """A stable key for the settings a result depends on (the package version included, so an
+    upgrade never reads results of older code)."""
+    from .. import __version__
+
+    items = sorted({**settings, "sk3dmm": __version__}.items())
+    return hashlib.blake2b(repr(items).encode(), digest_size=16).hexdigest()
+
+
+def approximate_nbytes(value) -> int:
+    """Bytes held by a result: its arrays, plus a small constant for the rest."""
+    fields = getattr(value, "__dict__", {})
+    arrays = [v for v in fields.values() if isinstance(v, np.ndarray)]
+    arrays += [v for d in fields.values() if isinstance(d, dict) for v in d.values() if isinstance(v, np.ndarray)]
+    return sum(a.nbytes for a in arrays) + 1024 + sys.getsizeof(value)
 
 
 class ResultCache:
-    """A thread-safe LRU mapping of (image digest, settings digest) to a result."""
+    """A thread-safe LRU mapping of (image digest, settings digest) to a result, bounded in bytes."""
 
-    def __init__(self, max_items: int = 200_000) -> None:
-        self.max_items = max_items
+    def __init__(self, max_mb: float = DEFAULT_MEMORY_MB) -> None:
+        self.max_bytes = int(max_mb * 2**20)
         self._data: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
         self._lock = threading.Lock()
+        self.nbytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -47,24 +72,106 @@ class ResultCache:
             return None
 
     def put(self, key, value) -> None:
+        size = approximate_nbytes(value)
         with self._lock:
+            if key in self._data:
+                self.nbytes -= self._sizes[key]
             self._data[key] = value
+            self._sizes[key] = size
+            self.nbytes += size
             self._data.move_to_end(key)
-            while len(self._data) > self.max_items:
-                self._data.popitem(last=False)
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._data and self.nbytes > self.max_bytes:
+            key, _ = self._data.popitem(last=False)
+            self.nbytes -= self._sizes.pop(key)
+
+    def resize(self, max_mb: float) -> None:
+        with self._lock:
+            self.max_bytes = int(max_mb * 2**20)
+            self._evict()
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
-            self.hits = self.misses = 0
+            self._sizes.clear()
+            self.nbytes = self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._data)
 
 
+class DiskCache:
+    """Results pickled under ``folder/<settings digest>/<image digest>.pkl``.
+
+    Writes are atomic (a temporary file renamed into place), so parallel workers never read
+    half a file; an unreadable entry counts as a miss and is rewritten. Pickles run code when
+    loaded: point the cache only at folders you trust, as with ``joblib.Memory``.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: tuple[str, str]) -> Path:
+        image, settings = key
+        return self.folder / settings / f"{image}.pkl"
+
+    def get(self, key):
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                value = pickle.load(f)
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except Exception:  # truncated or foreign file: recompute and overwrite
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key, value) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
 RESULTS = ResultCache()
 
 
+def result_caches(cache) -> list:
+    """The cache layers a ``cache=`` parameter asks for, fastest first: ``True`` or
+    ``"memory"``: this process's; a folder: this process's, then the folder; ``False``: none."""
+    if cache is False:
+        return []
+    if cache is True or cache == "memory":
+        return [RESULTS]
+    return [RESULTS, DiskCache(cache)]
+
+
+def set_memory_limit(megabytes: float) -> None:
+    """Bound the in-process result cache (default 512 MB); older results are dropped first."""
+    if not megabytes >= 0:
+        raise ValueError(f"megabytes must be >= 0, got {megabytes!r}")
+    RESULTS.resize(megabytes)
+
+
+def memory_limit_mb() -> float:
+    """The in-process cache's current bound in megabytes."""
+    return RESULTS.max_bytes / 2**20
+
+
 def clear_cache() -> None:
-    """Forget every cached per-image result (e.g. to time a cold run)."""
+    """Forget every per-image result cached in this process (e.g. to time a cold run); a
+    cache folder is left alone (delete it to clear it)."""
     RESULTS.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,18 +11,28 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
-from ..faces import align_crop, as_image_list, crop_affine, detect_faces, largest_face, load_image
+from ..faces import (
+    align_crop,
+    as_image_list,
+    column_values,
+    crop_affine,
+    detect_faces,
+    largest_face,
+    load_image,
+)
 from ..fitting import default_focal, fit_shape_and_pose
 from ..morphable import MorphableModel
 from ._blocks import feature_names, fit_to_blocks, normalize_coef
-from ._cache import RESULTS, image_digest, settings_digest
-from ._errors import ON_ERROR, SAMPLE_ERRORS, apply_policy, describe_sample
+from ._cache import image_digest, result_caches, settings_digest
+from ._errors import ON_ERROR, SAMPLE_ERRORS, apply_policy, describe_sample, raise_sample_error
 from ._image_sets import ImageSet, is_set_input
 from ._landmark_fitter import resolve_device
 from ._model_choice import resolve_model
+from ._output import wrap_output
 
 
 @dataclass
@@ -79,19 +89,53 @@ def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray,
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
 
 
-def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec):
-    """Worker: find the largest face of a decoded image and crop it on 5 points; errors come
-    back as strings so one bad photo cannot stop a batch."""
+def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec, max_pixels: int, raise_errors: bool):
+    """Worker: find the largest face of a decoded image and crop it on 5 points.
+
+    Photos over ``max_pixels`` are downscaled for detection and the crop; landmarks, box and
+    crop affine are mapped back to the photo's pixels. Errors come back as strings so one bad
+    photo cannot stop a batch, unless ``raise_errors``.
+    """
     try:
-        face = largest_face(detect_faces(image, detector, upsample), name)
-        template5, size, rescale = crop_spec
-        crop, _, params = align_crop(image, face.landmarks, template5, size, rescale)
-        return face, (image.shape[1], image.shape[0]), (crop, crop_affine(params, size)), None
+        scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
+        if scale < 1.0:
+            from PIL import Image
+
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+            scale_xy = np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
+        else:
+            small, scale_xy = image, np.ones(2)
+        face = largest_face(detect_faces(small, detector, upsample), name)
+        template5, crop_size, rescale = crop_spec
+        crop, _, params = align_crop(small, face.landmarks, template5, crop_size, rescale)
+        affine = crop_affine(params, crop_size)
+        if scale < 1.0:
+            face = replace(
+                face,
+                landmarks=(face.landmarks / scale_xy).astype(np.float32),
+                box=(face.box / np.tile(scale_xy, 2)).astype(np.float32),
+            )
+            affine = np.concatenate([affine[:2] * scale_xy, affine[2:]])
+        return face, (image.shape[1], image.shape[0]), (crop, affine), None
     except SAMPLE_ERRORS as exc:
+        if raise_errors:
+            raise
         return None, None, None, str(exc).removeprefix(f"{name}: ")
 
 
-class Reconstruct3DMM(TransformerMixin, BaseEstimator):
+@dataclass
+class _Setup:
+    """What ``fit`` prepares, also built on the fly by a transform before fit (without setting
+    fitted attributes, as for scikit-learn's stateless transformers)."""
+
+    model: MorphableModel
+    blocks: tuple[str, ...]
+    feature_names: np.ndarray
+    rnet: object = None
+
+
+class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Face photos to 3D morphable model coefficients.
 
     ``method="landmarks"`` detects the largest face (dlib), finds its 68 landmarks and fits
@@ -133,26 +177,36 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         face-alignment package when its weights are already on disk.
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
+    max_pixels : int, default=2_000_000
+        Pixel budget of detection: a larger photo is downscaled to this many pixels for
+        detection and the face crop (landmarks are mapped back to its own pixels), so a
+        10000 x 10000 photo costs about what a 1400 x 1400 one does.
     focal_length : float, default=None
         Camera focal length in pixels; None: 1.2 x the longer image side.
     n_iter, identity_reg, expression_reg
         Fitting settings, see :func:`sk3dmm.fitting.fit_shape_and_pose`.
     on_error : {"raise", "warn", "nan"}, default="raise"
         What a sample that cannot be reconstructed (unreadable file, no face) gets:
-        ``"raise"`` stops with an error naming the sample and the reason; ``"warn"`` and
-        ``"nan"`` return a row of NaN (with or without a warning) and list the sample in
-        ``failures_``.
+        ``"raise"`` stops at the first such sample with :class:`~sk3dmm.ImageReadError` or
+        :class:`~sk3dmm.FaceNotFoundError` (both ``ValueError``) naming it and the reason;
+        ``"warn"`` and ``"nan"`` return a row of NaN (with or without one warning per batch)
+        and list the sample in ``failures_``; a set with no usable photo is a NaN row too.
+        :class:`~sk3dmm.SkipFailed` lets a pipeline train and predict around such rows.
     n_jobs : int, default=None
         Parallel detection workers (joblib; ``None`` is 1 unless in a ``parallel_backend``).
     batch_size : int, default=256
         Images read and fitted per batch (bounds memory).
     device : str, default="cpu"
         Where fitting runs: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    precision : {"float32", "float64"}, default="float32"
-        Arithmetic of the fit. float32 is about twice as fast; results then depend on the
-        other faces in the batch at the 1e-6 level (batched BLAS), float64 removes that.
-    cache : bool, default=True
-        Reuse per-image results computed earlier in this process.
+    precision : {"float64", "float32"}, default="float64"
+        Arithmetic of the landmark fit. float64 is reproducible: the same photo gives the same
+        numbers in every call and batch. float32 fits about twice as fast (the fit is a few
+        percent of the time per photo) but its results move by up to ~1e-5 between calls and
+        with the other faces of the batch (BLAS kernels chosen by memory alignment).
+    cache : bool, "memory" or path, default=True
+        Reuse per-image results: ``True`` / ``"memory"``: those computed earlier in this
+        process (bounded, :func:`sk3dmm.set_cache_memory_limit`); a folder: also those on disk
+        there, shared by GridSearchCV's workers and later runs; ``False``: recompute.
     progress : bool, default=False
         Show a tqdm progress bar.
     random_state : int, RandomState or None, default=None
@@ -166,7 +220,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
     fine_tune_history_ : list of dict
         Per-epoch loss terms of the fine-tuning, when ``fine_tune``.
     failures_ : pandas.DataFrame
-        Samples of the last ``transform`` that failed: index, sample, reason.
+        Samples of the last ``transform`` that failed: index, sample, reason (for set input:
+        the set and the photo in it).
     reconstructions_ : list of Reconstruction or None
         Per-sample details of the last ``transform`` (None where it failed).
 
@@ -191,6 +246,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "model": [None, str, os.PathLike, MorphableModel],
         "detector": [StrOptions({"hog", "cnn", "face_alignment"})],
         "upsample": [Interval(Integral, 0, None, closed="left")],
+        "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
         "identity_reg": [Interval(Real, 0, None, closed="neither")],
@@ -200,7 +256,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "precision": [StrOptions({"float32", "float64"})],
-        "cache": ["boolean"],
+        "cache": ["boolean", str, os.PathLike],
         "progress": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -218,6 +274,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         model=None,
         detector="hog",
         upsample=1,
+        max_pixels=2_000_000,
         focal_length=None,
         n_iter=4,
         identity_reg=3e-2,
@@ -226,7 +283,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         n_jobs=None,
         batch_size=256,
         device="cpu",
-        precision="float32",
+        precision="float64",
         cache=True,
         progress=False,
         random_state=None,
@@ -242,6 +299,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         self.model = model
         self.detector = detector
         self.upsample = upsample
+        self.max_pixels = max_pixels
         self.focal_length = focal_length
         self.n_iter = n_iter
         self.identity_reg = identity_reg
@@ -258,20 +316,40 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ estimator API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Validate the parameters and load the model; with ``fine_tune``, adapt R-Net to X
-        (label-free); otherwise nothing is learnt from X."""
-        self.model_ = resolve_model(self.model)
-        self._blocks = normalize_coef(self.coef)
-        self.feature_names_out_ = feature_names(self.model_, self._blocks)
+        """Validate the parameters and load the model (and R-Net, checked against the model);
+        with ``fine_tune``, adapt R-Net to X (label-free); otherwise nothing is learnt from X."""
+        setup = self._build_setup()
+        self.model_, self.feature_names_out_ = setup.model, setup.feature_names
         if self.method == "rnet":
-            from ..nets import load_rnet
-
-            self.rnet_ = load_rnet(self.weights, self.model_, self.template)
+            self.rnet_ = setup.rnet
             if self.fine_tune:
                 self._fine_tune(X)
         elif self.fine_tune:
             raise ValueError("fine_tune=True needs method='rnet' (the landmark method has nothing to train)")
         return self
+
+    def _build_setup(self) -> _Setup:
+        model = resolve_model(self.model)
+        blocks = normalize_coef(self.coef)
+        if self.cache not in (True, False, "memory") and os.path.isfile(self.cache):
+            raise ValueError(f"cache={self.cache!r} is a file; pass a folder (created if missing), True or False")
+        rnet = None
+        if self.method == "rnet":
+            from ..nets import load_rnet
+
+            rnet = load_rnet(self.weights, model, self.template)
+        return _Setup(model, blocks, feature_names(model, blocks), rnet)
+
+    def _setup(self) -> _Setup:
+        """The fitted setup, or (transform before fit) one built now and not stored."""
+        if hasattr(self, "model_"):
+            return _Setup(
+                self.model_, normalize_coef(self.coef), self.feature_names_out_, getattr(self, "rnet_", None)
+            )
+        if self.fine_tune:
+            raise NotFittedError("Reconstruct3DMM(fine_tune=True) must be fitted on photos before transform")
+        self._validate_params()
+        return self._build_setup()
 
     def _fine_tune(self, X) -> None:
         from ..nets import HybridLoss, fine_tune_rnet
@@ -279,11 +357,11 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         if X is None:
             raise ValueError("fine_tune=True needs photos: fit(X)")
         photos = [img for s in X for img in s] if is_set_input(X) else X
-        device = resolve_device(self.device)
-        loss = HybridLoss(self.model_, device=device, **(self.fine_tune_weights or {}))
         recons = [r for r in self.reconstruct(photos) if r is not None]
         if not recons:
             raise ValueError("fine-tuning needs at least one photo with a detected face")
+        device = resolve_device(self.device)
+        loss = HybridLoss(self.model_, device=device, **(self.fine_tune_weights or {}))
         cams = [r.crop_camera() for r in recons]
         self.rnet_, self.fine_tune_history_ = fine_tune_rnet(
             self.rnet_,
@@ -305,73 +383,98 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array (n, H, W[, C]), or list of arrays and/or paths, or a list of image sets
-            (lists of arrays / paths); sets give an object array of :class:`ImageSet`, the
-            input of :class:`SetAggregator`.
+        X : array (n, H, W[, C]), list of arrays / paths / file objects, a one-column
+            DataFrame or Series of them, or a list of image sets (lists of photos); sets give
+            an object array of :class:`ImageSet`, the input of :class:`SetAggregator`.
+
+        Returns
+        -------
+        ndarray, or a DataFrame under ``set_output(transform="pandas")`` (not for sets)
         """
-        if not hasattr(self, "model_"):
-            self.fit()
-        if is_set_input(X):
-            return self._transform_sets(X)
-        recons = self.reconstruct(X)
-        out = np.full((len(recons), len(self.feature_names_out_)), np.nan, dtype=np.float32)
+        setup = self._setup()
+        column = column_values(X)
+        samples = X if column is None else column
+        if is_set_input(samples):
+            return self._transform_sets(samples, setup)
+        return wrap_output(self, self._coefficients(self.reconstruct(samples, _setup=setup), setup), X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X).transform(X)``."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def set_output(self, *, transform=None):
+        """Set the container of ``transform``'s output: ``"default"`` (numpy), ``"pandas"``,
+        ``"polars"`` or None (unchanged). Set input always gives :class:`ImageSet` objects."""
+        if transform is not None:
+            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
+        return self
+
+    @staticmethod
+    def _coefficients(recons, setup: _Setup) -> np.ndarray:
+        out = np.full((len(recons), len(setup.feature_names)), np.nan, dtype=np.float32)
         for i, r in enumerate(recons):
             if r is not None:
-                out[i] = np.concatenate([r.coefficients[b] for b in self._blocks])
+                out[i] = np.concatenate([r.coefficients[b] for b in setup.blocks])
         return out
 
-    def _transform_sets(self, X) -> np.ndarray:
-        """Sets in, an object array of :class:`ImageSet` out (one per set, all photos batched)."""
-        sizes = [len(s) for s in X]
-        if min(sizes) < 1:
-            raise ValueError(f"set {sizes.index(0)} is empty")
-        flat = [img for s in X for img in s]
-        rows = self.transform(flat) if not is_set_input(flat) else None
-        if rows is None:
-            raise ValueError("image sets must contain images or paths, not further sets")
-        recons = self.reconstructions_
-        out = np.empty(len(X), dtype=object)
+    def _transform_sets(self, X, setup: _Setup) -> np.ndarray:
+        """Sets in, an object array of :class:`ImageSet` out (one per set, all photos batched).
+
+        Failed photos are NaN rows of their set; a set with no usable photo holds only NaN
+        rows (``SetAggregator`` makes it a NaN row) unless ``on_error="raise"``.
+        """
+        sets = [list(s) for s in X]
+        for i, s in enumerate(sets):
+            if not s:
+                raise ValueError(f"set {i} is empty")
+            if is_set_input(s):
+                raise ValueError(f"set {i}: image sets must contain images or paths, not further sets")
+        where = [(i, j) for i, s in enumerate(sets) for j in range(len(s))]
+        flat = [img for s in sets for img in s]
+        recons = self.reconstruct(flat, _setup=setup, _where=where)
+        rows = self._coefficients(recons, setup)
+        out = np.empty(len(sets), dtype=object)
         start = 0
-        for i, n in enumerate(sizes):
-            out[i] = ImageSet(rows[start : start + n], self.feature_names_out_, recons[start : start + n])
+        for i, s in enumerate(sets):
+            n = len(s)
+            out[i] = ImageSet(rows[start : start + n], setup.feature_names, recons[start : start + n])
             start += n
         return out
 
     def get_feature_names_out(self, input_features=None):
         """``alpha_0 .. alpha_99``, ``beta_jawOpen`` ..., ``pose_yaw`` ..."""
-        if not hasattr(self, "model_"):
-            self.fit()
-        return self.feature_names_out_.copy()
+        return self._setup().feature_names.copy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
-        tags.non_deterministic = False
+        tags.non_deterministic = self.precision != "float64" or (self.fine_tune and self.random_state is None)
         tags.transformer_tags.preserves_dtype = []
         return tags
 
     # ------------------------------------------------------------------ the work
-    def reconstruct(self, X) -> list[Reconstruction | None]:
+    def reconstruct(self, X, *, _setup: _Setup | None = None, _where=None) -> list[Reconstruction | None]:
         """Per-sample :class:`Reconstruction` objects (None for failed samples).
 
         Applies ``on_error`` and sets ``failures_`` and ``reconstructions_``.
         """
-        if not hasattr(self, "model_"):
-            self.fit()
+        setup = self._setup() if _setup is None else _setup
         items = as_image_list(X)
         n = len(items)
+        names = [describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)]
         results: list[Reconstruction | None] = [None] * n
         failures: list[tuple[int, str, str]] = []
         settings = settings_digest(
             {
-                "model": self.model_.fingerprint,
+                "model": setup.model.fingerprint,
                 "method": self.method,
-                "weights": None if self.method != "rnet" else self.rnet_.source,
+                "weights": None if self.method != "rnet" else setup.rnet.source,
                 "template": str(self.template),
                 "detector": self.detector,
                 "upsample": self.upsample,
+                "max_pixels": self.max_pixels,
                 "focal_length": self.focal_length,
                 "n_iter": self.n_iter,
                 "identity_reg": self.identity_reg,
@@ -379,60 +482,73 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 "precision": self.precision,
             }
         )
+        caches = result_caches(self.cache)
         bar = tqdm(total=n, desc="reconstruct", unit="img", disable=not self.progress)
         for start in range(0, n, self.batch_size):
             chunk = range(start, min(n, start + self.batch_size))
-            self._reconstruct_chunk(items, chunk, settings, results, failures)
+            self._reconstruct_chunk(items, names, chunk, settings, caches, setup, results, failures)
             bar.update(len(chunk))
         bar.close()
         self.failures_ = apply_policy(sorted(failures), self.on_error)
         self.reconstructions_ = results
         return results
 
-    def _reconstruct_chunk(self, items, chunk, settings, results, failures) -> None:
+    def _reconstruct_chunk(self, items, names, chunk, settings, caches, setup, results, failures) -> None:
+        raise_errors = self.on_error == "raise"
         keys: dict[int, tuple] = {}
         images: dict[int, np.ndarray] = {}  # decoded once, for the cache key and for detection
+        read_error = None  # under "raise": raised after the photos before it, so the first failure wins
         for i in chunk:
-            name = describe_sample(items[i], i)
             try:
-                image = load_image(items[i], name)
+                image = load_image(items[i], names[i])
             except SAMPLE_ERRORS as exc:
-                failures.append((i, name, str(exc).removeprefix(f"{name}: ")))
+                if raise_errors:
+                    read_error = exc
+                    break
+                failures.append((i, names[i], str(exc).removeprefix(f"{names[i]}: ")))
                 continue
             keys[i] = (image_digest(image), settings)
-            hit = RESULTS.get(keys[i]) if self.cache else None
+            hit = _cache_get(caches, keys[i])
             if hit is None:
                 images[i] = image
             else:
                 results[i] = hit
-        todo = list(images)
+        self._detect_and_fit(items, names, list(images), images, keys, caches, setup, results, failures)
+        if read_error is not None:
+            raise_sample_error(read_error)
+
+    def _detect_and_fit(self, items, names, todo, images, keys, caches, setup, results, failures) -> None:
+        raise_errors = self.on_error == "raise"
         if not todo:
             return
         if self.method == "rnet":
-            crop_spec = (self.rnet_.template5, self.rnet_.input_size, self.rnet_.rescale_factor)
+            crop_spec = (setup.rnet.template5, setup.rnet.input_size, setup.rnet.rescale_factor)
         else:
-            crop_spec = photo_crop_spec(self.model_)
-        detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
-            delayed(_detect)(
-                images.pop(i), describe_sample(items[i], i), self.detector, self.upsample, crop_spec
+            crop_spec = photo_crop_spec(setup.model)
+        try:
+            detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
+                delayed(_detect)(
+                    images.pop(i), names[i], self.detector, self.upsample, crop_spec, self.max_pixels, raise_errors
+                )
+                for i in todo
             )
-            for i in todo
-        )
+        except SAMPLE_ERRORS as exc:
+            raise_sample_error(exc)
         ok = [(i, face, size) for i, (face, size, _, _) in zip(todo, detected) if face is not None]
         crops = [crop for face, _, crop, _ in detected if face is not None]
         for i, (face, _, _, err) in zip(todo, detected):
             if face is None:
-                failures.append((i, describe_sample(items[i], i), err))
+                failures.append((i, names[i], err))
         if not ok:
             return
         sizes = np.array([size for _, _, size in ok], dtype=np.float64)
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
         fixed, angles, features = (
-            self._regress(np.stack([c for c, _ in crops])) if self.method == "rnet" else (None, None, None)
+            self._regress(np.stack([c for c, _ in crops]), setup) if self.method == "rnet" else (None, None, None)
         )
         fit = fit_shape_and_pose(
-            self.model_,
+            setup.model,
             np.stack([face.landmarks for _, face, _ in ok]),
             focal,
             center,
@@ -443,7 +559,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
             device=resolve_device(self.device),
             dtype=getattr(torch, self.precision),
         )
-        blocks = fit_to_blocks(fit, self.model_)
+        blocks = fit_to_blocks(fit, setup.model)
         if angles is not None:  # R-Net's own angles: more accurate than a fit to 68 points at large yaw
             blocks["pose"][:, :3] = angles
         for j, (i, face, size) in enumerate(ok):
@@ -464,10 +580,10 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 features=None if features is None else features[j],
             )
             results[i] = rec
-            if self.cache:
-                RESULTS.put(keys[i], rec)
+            for cache in caches:
+                cache.put(keys[i], rec)
 
-    def _regress(self, crops: np.ndarray):
+    def _regress(self, crops: np.ndarray, setup: _Setup):
         """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA): the shape
         (alpha, beta), the pose angles in degrees (None for nets without our angle head) and the
         pooled features."""
@@ -476,7 +592,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
         from ..nets._rnet_training import to_input
 
         device = resolve_device(self.device)
-        net = self.rnet_.net.to(device)
+        net = setup.rnet.net.to(device)
         alphas, betas, angles, feats = [], [], [], []
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             for s in range(0, len(crops), self.batch_size):
@@ -485,23 +601,33 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator):
                 feats.append(f.float().cpu().numpy())
                 alphas.append(out["id"].cpu().numpy())
                 betas.append(out["exp"].cpu().numpy())
-                if "angle" in out and self.rnet_.source.startswith("sk3dmm"):  # our (yaw, pitch, roll)
+                if "angle" in out and setup.rnet.source.startswith("sk3dmm"):  # our (yaw, pitch, roll)
                     angles.append(out["angle"].cpu().numpy())
         beta = np.concatenate(betas)
-        if self.model_.expression_bounds is not None:
-            beta = np.clip(beta, *self.model_.expression_bounds)
+        if setup.model.expression_bounds is not None:
+            beta = np.clip(beta, *setup.model.expression_bounds)
         angle_deg = np.rad2deg(np.concatenate(angles)) if angles else None
         return (np.concatenate(alphas), beta), angle_deg, np.concatenate(feats)
 
     def to_frame(self, X) -> pd.DataFrame:
-        """The selected blocks for each sample as a DataFrame, with the fit's quality columns."""
-        recons = self.reconstruct(X)
-        names = list(self.feature_names_out_)
-        rows = []
-        for r in recons:
-            if r is None:
-                rows.append([np.nan] * (len(names) + 2))
-            else:
-                coefs = np.concatenate([r.coefficients[b] for b in self._blocks])
-                rows.append([*coefs, r.score, r.reprojection_error])
-        return pd.DataFrame(rows, columns=[*names, "detection_score", "reprojection_error_px"])
+        """The selected blocks for each sample as a DataFrame, with the fit's quality columns
+        and, for failed samples, the ``reason``."""
+        setup = self._setup()
+        recons = self.reconstruct(X, _setup=setup)
+        frame = pd.DataFrame(self._coefficients(recons, setup), columns=list(setup.feature_names))
+        frame["detection_score"] = [np.nan if r is None else r.score for r in recons]
+        frame["reprojection_error_px"] = [np.nan if r is None else r.reprojection_error for r in recons]
+        reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
+        frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
+        return frame
+
+
+def _cache_get(caches: list, key):
+    """The first layer that has ``key``; a disk hit is copied into the faster layers."""
+    for depth, cache in enumerate(caches):
+        value = cache.get(key)
+        if value is not None:
+            for faster in caches[:depth]:
+                faster.put(key, value)
+            return value
+    return None
