@@ -2,10 +2,18 @@
 
 from .classifiers import CoefResNetClassifier, ImageResNetClassifier
 from .exceptions import FaceNotFoundError, ImageReadError, ModelFileError
+from .failed_samples import SkipFailed, drop_failed
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
-from .transformers import LandmarkFitter, Reconstruct3DMM, SetAggregator, clear_cache
+from .transformers import (
+    LandmarkFitter,
+    Reconstruct3DMM,
+    SetAggregator,
+    cache_memory_limit_mb,
+    clear_cache,
+    set_cache_memory_limit,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CoefResNetClassifier",
@@ -14,7 +22,11 @@ __all__ = [
     "LandmarkFitter",
     "Reconstruct3DMM",
     "SetAggregator",
+    "SkipFailed",
+    "cache_memory_limit_mb",
     "clear_cache",
+    "drop_failed",
+    "set_cache_memory_limit",
     "ImageReadError",
     "ModelFileError",
     "MorphableModel",

@@ -105,26 +105,44 @@ class _SklearnNet(NeuralNetClassifier):
         return params
 
     def fit(self, X, y, **fit_params):
-        """Train from scratch. X: see the class docstring; y: labels of any type."""
+        """Train from scratch, or with ``warm_start=True`` on a fitted net, continue training it
+        for ``max_epochs`` more (same classes, same input scaling). X: see the class
+        docstring; y: labels of any type."""
+        if "sample_weight" in fit_params:
+            raise ValueError(
+                f"{type(self).__name__} does not support sample_weight; use class_weight='balanced' "
+                "for unequal classes, or resample the training set"
+            )
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         check_classification_targets(y)
-        self.label_encoder_ = LabelEncoder().fit(y)
-        if len(self.label_encoder_.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class in y")
+        warm = self.warm_start and getattr(self, "initialized_", False) and hasattr(self, "label_encoder_")
+        if warm:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"warm_start: y has classes {unseen.tolist()} the fitted net does not know "
+                    f"({self.classes_.tolist()}); fit from scratch (warm_start=False)"
+                )
+        else:
+            self.label_encoder_ = LabelEncoder().fit(y)
+            if len(self.label_encoder_.classes_) < 2:
+                raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class in y")
         y_enc = self.label_encoder_.transform(y).astype(np.int64)
-        Xp = self._prepare(X, fitting=True)
+        Xp = self._prepare(X, fitting=not warm)
         if len(Xp) != len(y_enc):
             raise ValueError(f"X has {len(Xp)} samples but y has {len(y_enc)}")
-        if self.class_weight is not None:
-            w = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            self.class_weight_ = torch.as_tensor(w, dtype=torch.float32)
-        else:
-            self.class_weight_ = None
+        if not warm:
+            if self.class_weight is not None:
+                w = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                self.class_weight_ = torch.as_tensor(w, dtype=torch.float32)
+            else:
+                self.class_weight_ = None
         with _seeded(self.random_state):
-            self.initialize()
+            if not warm:
+                self.initialize()
             NeuralNetClassifier.partial_fit(self, Xp, y_enc, _routing_method="fit", **fit_params)
         return self
 
@@ -226,7 +244,11 @@ class CoefResNetClassifier(_SklearnNet):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` (stratified) and stop after ``patience`` epochs
         without improvement of the validation loss, keeping the best weights.
+    warm_start : bool, default=False
+        A second ``fit`` on a fitted net continues its training (``max_epochs`` more, same
+        classes and input scaling) instead of starting again.
     class_weight : None or "balanced"
+        ``sample_weight`` in ``fit`` is refused with a clear error; weigh classes here.
     device : {"auto", "cpu", "cuda"}, default="auto"
     verbose : int, default=0
         skorch's epoch table when > 0.

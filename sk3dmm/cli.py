@@ -1,21 +1,40 @@
-"""Command line: ``sk3dmm reconstruct PHOTOS... -o coefficients.csv`` and ``sk3dmm demo``."""
+"""sk3dmm command line: face photos to 3DMM coefficients (reconstruct), the demo photo
+(demo), and the paper's experiments (experiments). Run "sk3dmm COMMAND --help" for each."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work, found before any work is done."""
+
+
+def _check_output_table(path: Path) -> None:
+    """Fail before the work, not after it: the table's type, folder and writer must exist."""
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise UsageError(f"cannot write {path}: the output must end in .csv or .parquet")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.suffix.lower() == ".parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None and importlib.util.find_spec("fastparquet") is None:
+            raise UsageError(f"cannot write {path}: Parquet needs pyarrow (pip install pyarrow); or use .csv")
+
 
 def _write_table(frame, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False, float_format="%.6g")
     else:
-        raise SystemExit(f"sk3dmm: cannot write {path}: use a .csv or .parquet file name")
+        frame.to_csv(path, index=False, float_format="%.6g")
 
 
 def _save_overlays(images, recons, model, out_dir: Path, names) -> list[Path]:
@@ -44,30 +63,38 @@ def reconstruct(args: argparse.Namespace) -> int:
     """Reconstruct photos and write their coefficients (and overlays)."""
     from .transformers import Reconstruct3DMM
 
+    out = Path(args.output)
+    _check_output_table(out)
     paths = [Path(p) for p in args.photos]
     est = Reconstruct3DMM(
         method=args.method,
+        weights=args.weights,
+        template=args.template,
+        model=args.model,
         coef=tuple(args.coef),
         detector=args.detector,
-        on_error=args.on_error,
+        on_error="raise" if args.on_error == "raise" else "nan",  # reasons are printed once, below
         n_jobs=args.n_jobs,
+        cache=args.cache,
         progress=not args.quiet,
-        model=args.model,
-    )
-    frame = est.fit().to_frame([str(p) for p in paths])
+    ).fit()
+    frame = est.to_frame([str(p) for p in paths])
     frame.insert(0, "path", [str(p) for p in paths])
-    out = Path(args.output)
     _write_table(frame, out)
-    ok = frame["reprojection_error_px"].notna()
-    print(f"wrote {out}: {int(ok.sum())} of {len(frame)} photos reconstructed")
-    for _, row in est.failures_.iterrows():
-        print(f"  failed: {row['sample']}: {row['reason']}", file=sys.stderr)
+    failed = int((frame["reason"] != "").sum())
+    print(f"wrote {out}: {len(frame) - failed} of {len(frame)} photos reconstructed")
+    if args.on_error == "warn":
+        for _, row in est.failures_.iterrows():
+            print(f"  failed: {row['sample']}: {row['reason']}", file=sys.stderr)
     if args.overlay_dir:
         written = _save_overlays(
             paths, est.reconstructions_, est.model_, Path(args.overlay_dir), [p.stem for p in paths]
         )
         print(f"wrote {len(written)} overlay PNGs to {args.overlay_dir}")
-    return 0 if ok.any() or not len(frame) else 1
+    if failed and args.strict:
+        print(f"sk3dmm: {failed} photos failed (--strict); their reasons are in {out}", file=sys.stderr)
+        return 1
+    return 0 if failed < len(frame) or not len(frame) else 1
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -106,6 +133,11 @@ def experiments(args: argparse.Namespace) -> int:
     """The paper's three experiments on the synthetic set, or on KDEF / FEI folders."""
     from .experiments import TASKS, fei_faceset, kdef_faceset, run_experiments, synthetic_faceset
 
+    if args.fei and not args.fei_gender:
+        raise UsageError(
+            "--fei needs --fei-gender CSV (columns person,gender): FEI file names carry no gender"
+        )
+
     angles = tuple(args.angles)
     settings = dict(
         n_splits=args.folds,
@@ -124,10 +156,6 @@ def experiments(args: argparse.Namespace) -> int:
                 **settings,
             )
         if args.fei:
-            if not args.fei_gender:
-                raise SystemExit(
-                    "sk3dmm: --fei needs --fei-gender CSV (columns person,gender): FEI file names carry no gender"
-                )
             data = fei_faceset(args.fei, args.fei_gender, n_jobs=args.n_jobs, method=args.method)
             run_experiments(
                 data,
@@ -143,32 +171,68 @@ def experiments(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sk3dmm", description=__doc__)
+def _reconstruct_defaults() -> dict:
+    """The command line's defaults are the class's: one source, so they cannot drift."""
+    from .transformers import Reconstruct3DMM
+
+    return Reconstruct3DMM().get_params()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="sk3dmm", description=__doc__, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"sk3dmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("reconstruct", help="photos to 3DMM coefficients")
+    defaults = _reconstruct_defaults()
+    p = sub.add_parser(
+        "reconstruct",
+        help="photos to 3DMM coefficients",
+        description="Reconstruct face photos and write one row of coefficients per photo; a photo "
+        "that fails has empty coefficients and its reason in the 'reason' column.",
+        formatter_class=fmt,
+    )
     p.add_argument("photos", nargs="+", help="image files")
-    p.add_argument("-o", "--output", default="coefficients.csv", help=".csv or .parquet")
-    p.add_argument("--coef", nargs="+", default=["alpha", "beta", "pose"], choices=["alpha", "beta", "pose"])
+    p.add_argument("-o", "--output", default="coefficients.csv", help="output table, .csv or .parquet")
     p.add_argument(
-        "--model", default=None, help="BFM_model_front.mat for the Basel model (default: embedded ICT)"
+        "--coef", nargs="+", default=list(defaults["coef"]), choices=["alpha", "beta", "pose"], help="blocks"
     )
     p.add_argument(
-        "--method", default="rnet", choices=["rnet", "landmarks"], help="R-Net regression or landmark fitting"
+        "--method",
+        default=defaults["method"],
+        choices=["landmarks", "rnet"],
+        help="landmark fitting or R-Net",
     )
-    p.add_argument("--detector", default="hog", choices=["hog", "cnn"])
-    p.add_argument("--on-error", default="warn", choices=["raise", "warn", "nan"])
-    p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument(
+        "--model", default=None, help="BFM_model_front.mat for the Basel model; none: the embedded ICT model"
+    )
+    p.add_argument(
+        "--weights", default=None, help="R-Net weights for --method rnet, e.g. Deep3DFaceRecon's epoch_20.pth"
+    )
+    p.add_argument("--template", default=None, help="similarity_Lm3D_all.mat, with Deep3DFaceRecon weights")
+    p.add_argument("--detector", default=defaults["detector"], choices=["hog", "cnn", "face_alignment"])
+    p.add_argument(
+        "--on-error",
+        default=defaults["on_error"],
+        choices=["raise", "warn", "nan"],
+        help="raise: stop at the first bad photo; warn: go on and list failures; nan: go on quietly",
+    )
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any photo failed")
+    p.add_argument("--n-jobs", type=int, default=defaults["n_jobs"], help="parallel detection workers")
+    p.add_argument("--cache", default=True, help="a folder to keep per-photo results in between runs")
     p.add_argument("--overlay-dir", default=None, help="also write a mesh-over-photo PNG per photo here")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log")
     p.set_defaults(func=reconstruct)
 
-    d = sub.add_parser("demo", help="reconstruct the bundled demo photo (the main job)")
+    d = sub.add_parser("demo", help="reconstruct the bundled demo photo (the main job)", formatter_class=fmt)
     d.add_argument("--output-dir", default="out", help="where to write the CSV and PNG")
-    d.set_defaults(func=demo)
+    d.set_defaults(func=demo, quiet=False)
 
-    e = sub.add_parser("experiments", help="identity / expression / gender from coefficients vs pixels")
+    e = sub.add_parser(
+        "experiments", help="identity / expression / gender from coefficients vs pixels", formatter_class=fmt
+    )
     e.add_argument("--kdef", default=None, help="a KDEF folder (default: the synthetic KDEF-like set)")
     e.add_argument("--fei", default=None, help="an FEI folder (needs --fei-gender)")
     e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
@@ -190,10 +254,26 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--n-jobs", type=int, default=None)
     e.add_argument("--out", default="results")
-    e.set_defaults(func=experiments)
+    e.set_defaults(func=experiments, quiet=False)
+    return parser
 
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; errors are one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        return args.func(args)
+    except (
+        ValueError,
+        OSError,
+    ) as exc:  # sk3dmm's errors are ValueErrors (ModelFileError, ImageReadError...)
+        message = str(exc).replace("Pass on_error='warn' or 'nan'", "Pass --on-error warn or nan")
+        print(f"sk3dmm: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sk3dmm: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ paper's single random split is reported next to them.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
 from .classifiers import CoefResNetClassifier, ImageResNetClassifier
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -315,7 +318,7 @@ def run_experiments(
             *confusion, title="expression from beta, CoefResNet-34, subject-disjoint folds"
         )
         fig.savefig(out / "confusion_expression.png", dpi=110)
-    print(text)
+    logger.info("%s", text)
     return results
 
 

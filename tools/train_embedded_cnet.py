@@ -10,6 +10,7 @@ held-out consistency), reading quality signals only (``cnet_inputs="quality"``).
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from sk3dmm.experiments import synthetic_photo_pool
 from sk3dmm.morphable._files import sha256_of
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-identities", type=int, default=30)
     p.add_argument("--sets-per-person", type=int, default=50)

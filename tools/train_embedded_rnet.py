@@ -15,6 +15,7 @@ Writes ``sk3dmm/nets/data/rnet_ict.pt``, its ``.sha256`` and ``rnet_ict_training
 
 import argparse
 import json
+import logging
 from dataclasses import fields
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from sk3dmm.nets._rnet_training import (
 DATA = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data"
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(TrainConfig):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)

@@ -123,7 +123,9 @@ def load_image(item: ImageLike, name: str = "image") -> np.ndarray:
         return read_image(item, name)
     if isinstance(item, np.ndarray) or hasattr(item, "__array__"):
         return to_rgb_uint8(np.asarray(item), name)
-    raise ImageReadError(f"{name}: expected an image array, a file path or a file object, got {type(item).__name__}")
+    raise ImageReadError(
+        f"{name}: expected an image array, a file path or a file object, got {type(item).__name__}"
+    )
 
 
 def column_values(X) -> list | None:

@@ -15,6 +15,7 @@ supervised loss on fresh renders.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from ._rnet import RNet
 ICT_SIZES = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
 INPUT_SIZE = 112
 RESCALE_CM = 102.0 / 10.0 * INPUT_SIZE / 224.0  # Deep3DFaceRecon's framing, for centimetres
+
+logger = logging.getLogger(__name__)
 
 
 def ict_template(model: MorphableModel) -> np.ndarray:
@@ -261,7 +264,7 @@ def _log_epoch(log: dict, epoch: int, t_start: float, sums: dict, count: int, va
         **{f"valid_{k}": v for k, v in valid.items()},
     }
     log["epochs"].append(entry)
-    print(json.dumps(entry))
+    logger.info("%s", json.dumps(entry))
 
 
 def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Path:

@@ -1,9 +1,18 @@
 """scikit-learn transformers: photos to coefficients, landmarks to coefficients, sets to one vector."""
 
 from ._aggregate import SetAggregator
-from ._cache import clear_cache
+from ._cache import cache_memory_limit_mb, clear_cache, set_cache_memory_limit
 from ._image_sets import ImageSet
 from ._landmark_fitter import LandmarkFitter
 from ._reconstruct import Reconstruct3DMM, Reconstruction
 
-__all__ = ["ImageSet", "LandmarkFitter", "Reconstruct3DMM", "Reconstruction", "SetAggregator", "clear_cache"]
+__all__ = [
+    "ImageSet",
+    "LandmarkFitter",
+    "Reconstruct3DMM",
+    "Reconstruction",
+    "SetAggregator",
+    "cache_memory_limit_mb",
+    "clear_cache",
+    "set_cache_memory_limit",
+]

@@ -63,7 +63,9 @@ def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
                 f"set {i}: expected a 2-D array of per-photo coefficients, got shape {rows.shape}"
             )
         if out and rows.shape[1] != out[0][0].shape[1]:
-            raise ValueError(f"set {i} has {rows.shape[1]} coefficients per photo, set 0 has {out[0][0].shape[1]}")
+            raise ValueError(
+                f"set {i} has {rows.shape[1]} coefficients per photo, set 0 has {out[0][0].shape[1]}"
+            )
         ok = np.isfinite(rows).all(1)
         out.append((rows[ok], [r for r, k in zip(recons, ok) if k] if recons is not None else None))
     return out

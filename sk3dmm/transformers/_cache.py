@@ -3,8 +3,8 @@
 Cross-validation clones the transformer for each fold; keying results by the image's bytes
 and the settings that affect them (not by estimator instance) means R-Net or landmark
 fitting runs once per image, not once per fold. The in-process cache holds at most
-``memory_limit_mb()`` megabytes (default 512, about 12,000 photos with their face crops;
-:func:`set_memory_limit` changes it). A folder passed as ``Reconstruct3DMM(cache=folder)`` is
+``cache_memory_limit_mb()`` megabytes (default 512, about 12,000 photos with their face crops;
+:func:`set_cache_memory_limit` changes it). A folder passed as ``Reconstruct3DMM(cache=folder)`` is
 shared by every process that is given it: GridSearchCV's workers, later runs, other users
 of the same data.
 """
@@ -46,7 +46,9 @@ def approximate_nbytes(value) -> int:
     """Bytes held by a result: its arrays, plus a small constant for the rest."""
     fields = getattr(value, "__dict__", {})
     arrays = [v for v in fields.values() if isinstance(v, np.ndarray)]
-    arrays += [v for d in fields.values() if isinstance(d, dict) for v in d.values() if isinstance(v, np.ndarray)]
+    arrays += [
+        v for d in fields.values() if isinstance(d, dict) for v in d.values() if isinstance(v, np.ndarray)
+    ]
     return sum(a.nbytes for a in arrays) + 1024 + sys.getsizeof(value)
 
 
@@ -159,14 +161,14 @@ def result_caches(cache) -> list:
     return [RESULTS, DiskCache(cache)]
 
 
-def set_memory_limit(megabytes: float) -> None:
+def set_cache_memory_limit(megabytes: float) -> None:
     """Bound the in-process result cache (default 512 MB); older results are dropped first."""
     if not megabytes >= 0:
         raise ValueError(f"megabytes must be >= 0, got {megabytes!r}")
     RESULTS.resize(megabytes)
 
 
-def memory_limit_mb() -> float:
+def cache_memory_limit_mb() -> float:
     """The in-process cache's current bound in megabytes."""
     return RESULTS.max_bytes / 2**20
 

@@ -22,7 +22,6 @@ SAMPLE_ERRORS = (FaceNotFoundError, ImageReadError)
 KEEP_GOING = "Pass on_error='warn' or 'nan' to keep going."
 
 
-
 @cache
 def _library_dirs() -> tuple[str, ...]:
     """Folders of library code: a warning points at the first frame outside them, the user's
@@ -87,7 +86,9 @@ def apply_policy(failures: list[tuple[int, str, str]], on_error: str) -> pd.Data
     if failures and on_error == "warn":
         listed = "; ".join(f"{s}: {r}" for _, s, r in failures[:5])
         more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
-        warn_at_caller(f"{len(failures)} of the samples failed and are NaN rows: {listed}{more}", SampleFailure)
+        warn_at_caller(
+            f"{len(failures)} of the samples failed and are NaN rows: {listed}{more}", SampleFailure
+        )
     return frame
 
 

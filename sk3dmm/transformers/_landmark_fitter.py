@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..fitting import fit_shape_and_pose
 from ..morphable import MorphableModel
 from ._blocks import feature_names, fit_to_blocks, normalize_coef
+from ._errors import KEEP_GOING, ON_ERROR, apply_policy
 from ._model_choice import resolve_model
 
 N_LANDMARK_FEATURES = 136
@@ -24,6 +25,19 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def _degenerate_rows(landmarks: np.ndarray) -> list[tuple[int, str]]:
+    """Rows whose points span less than a pixel in some direction (one spot or one line):
+    no pose fits them."""
+    centred = landmarks - landmarks.mean(1, keepdims=True)
+    cov = np.einsum("npi,npj->nij", centred, centred) / landmarks.shape[1]
+    spread = np.sqrt(np.clip(np.linalg.eigvalsh(cov), 0, None))  # (n, 2), ascending
+    bad = np.flatnonzero(spread[:, 0] < 1.0)
+    return [
+        (int(i), f"degenerate landmarks: they span {spread[i, 0]:.2g} x {spread[i, 1]:.3g} px, no face shape")
+        for i in bad
+    ]
 
 
 class LandmarkFitter(TransformerMixin, BaseEstimator):
@@ -56,8 +70,13 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
     precision : {"float32", "float64"}, default="float32"
-        Arithmetic of the fit. float32 is about twice as fast; results then depend on the
-        other faces in the batch at the 1e-6 level (batched BLAS), float64 removes that.
+        Arithmetic of the fit. float32 is about twice as fast; its results move by up to
+        ~1e-5 between calls and with the other faces of the batch (BLAS kernels chosen by
+        memory alignment); float64 is reproducible.
+    on_error : {"raise", "warn", "nan"}, default="raise"
+        What a degenerate row gets (all points nearly on one line or one spot, so no pose
+        can be fitted): ``"raise"`` names the row; ``"warn"`` and ``"nan"`` give it a NaN row
+        (with or without a warning naming the rows).
 
     Attributes
     ----------
@@ -65,6 +84,16 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Always 136.
     feature_names_out_ : ndarray of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dmm import LandmarkFitter, load_ict_model
+    >>> model = load_ict_model()
+    >>> points = model.mean[model.landmark_indices, :2] * [8, -8] + 250  # a frontal mean face
+    >>> coefs = LandmarkFitter(coef=("beta", "pose")).fit_transform(points.reshape(1, 136))
+    >>> coefs.shape
+    (1, 59)
     """
 
     _parameter_constraints: dict = {
@@ -79,6 +108,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "precision": [StrOptions({"float32", "float64"})],
+        "on_error": [StrOptions(set(ON_ERROR))],
     }
 
     def __init__(
@@ -94,6 +124,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         batch_size=1024,
         device="cpu",
         precision="float32",
+        on_error="raise",
     ):
         self.model = model
         self.coef = coef
@@ -106,6 +137,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
+        self.on_error = on_error
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -119,11 +151,30 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Coefficients of each row's face, float32 of shape (n_samples, n_features_out)."""
-        check_is_fitted(self)
+        check_is_fitted(self, "feature_names_out_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         landmarks = self._as_landmarks(X)
-        out = [self._fit_batch(landmarks[i : i + self.batch_size]) for i in range(0, len(X), self.batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, len(self.feature_names_out_)), np.float32)
+        out = np.full((len(X), len(self.feature_names_out_)), np.nan, dtype=np.float32)
+        failures = [(i, f"sample {i}", reason) for i, reason in _degenerate_rows(landmarks)]
+        if failures and self.on_error == "raise":
+            raise ValueError(f"{failures[0][1]}: {failures[0][2]}. {KEEP_GOING}")
+        good = np.setdiff1d(np.arange(len(X)), [i for i, _, _ in failures])
+        for s in range(0, len(good), self.batch_size):
+            rows = good[s : s + self.batch_size]
+            try:
+                out[rows] = self._fit_batch(landmarks[rows])
+            except torch.linalg.LinAlgError:  # name the row(s) that break the batch
+                for i in rows:
+                    try:
+                        out[i] = self._fit_batch(landmarks[i : i + 1])[0]
+                    except torch.linalg.LinAlgError:
+                        if self.on_error == "raise":
+                            raise ValueError(
+                                f"sample {i}: the fit is singular for these landmarks. {KEEP_GOING}"
+                            ) from None
+                        failures.append((i, f"sample {i}", "the fit is singular for these landmarks"))
+        apply_policy(sorted(failures), self.on_error)  # warns under "warn"; transform leaves no state
+        return out
 
     def _fit_batch(self, landmarks: np.ndarray) -> np.ndarray:
         lo, hi = landmarks.min(1), landmarks.max(1)
@@ -161,7 +212,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
             )
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self)
+        check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_.copy()
 
     def __sklearn_tags__(self):

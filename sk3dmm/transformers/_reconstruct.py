@@ -89,7 +89,9 @@ def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray,
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
 
 
-def _detect(image: np.ndarray, name: str, detector: str, upsample: int, crop_spec, max_pixels: int, raise_errors: bool):
+def _detect(
+    image: np.ndarray, name: str, detector: str, upsample: int, crop_spec, max_pixels: int, raise_errors: bool
+):
     """Worker: find the largest face of a decoded image and crop it on 5 points.
 
     Photos over ``max_pixels`` are downscaled for detection and the crop; landmarks, box and
@@ -332,7 +334,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         model = resolve_model(self.model)
         blocks = normalize_coef(self.coef)
         if self.cache not in (True, False, "memory") and os.path.isfile(self.cache):
-            raise ValueError(f"cache={self.cache!r} is a file; pass a folder (created if missing), True or False")
+            raise ValueError(
+                f"cache={self.cache!r} is a file; pass a folder (created if missing), True or False"
+            )
         rnet = None
         if self.method == "rnet":
             from ..nets import load_rnet
@@ -406,7 +410,10 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """Set the container of ``transform``'s output: ``"default"`` (numpy), ``"pandas"``,
         ``"polars"`` or None (unchanged). Set input always gives :class:`ImageSet` objects."""
         if transform is not None:
-            self._sklearn_output_config = {**getattr(self, "_sklearn_output_config", {}), "transform": transform}
+            self._sklearn_output_config = {
+                **getattr(self, "_sklearn_output_config", {}),
+                "transform": transform,
+            }
         return self
 
     @staticmethod
@@ -463,7 +470,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         setup = self._setup() if _setup is None else _setup
         items = as_image_list(X)
         n = len(items)
-        names = [describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)]
+        names = [
+            describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)
+        ]
         results: list[Reconstruction | None] = [None] * n
         failures: list[tuple[int, str, str]] = []
         settings = settings_digest(
@@ -528,7 +537,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         try:
             detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
                 delayed(_detect)(
-                    images.pop(i), names[i], self.detector, self.upsample, crop_spec, self.max_pixels, raise_errors
+                    images.pop(i),
+                    names[i],
+                    self.detector,
+                    self.upsample,
+                    crop_spec,
+                    self.max_pixels,
+                    raise_errors,
                 )
                 for i in todo
             )
@@ -545,7 +560,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
         center = sizes / 2
         fixed, angles, features = (
-            self._regress(np.stack([c for c, _ in crops]), setup) if self.method == "rnet" else (None, None, None)
+            self._regress(np.stack([c for c, _ in crops]), setup)
+            if self.method == "rnet"
+            else (None, None, None)
         )
         fit = fit_shape_and_pose(
             setup.model,
