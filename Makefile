@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sk3dmm-installed
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow wheel-smoke lint bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,19 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check sk3dmm tests benchmarks examples tools
+
+# Build the wheel, install it in a fresh virtualenv outside the source tree and run every
+# embedded model from another folder: catches package data left out of the wheel.
+SMOKE_DIR ?= $(or $(TMPDIR),/tmp)/sk3dmm-wheel-smoke
+wheel-smoke: setup
+	rm -rf $(SMOKE_DIR) && mkdir -p $(SMOKE_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SMOKE_DIR)/src
+	cd $(SMOKE_DIR)/src && $(CURDIR)/$(BIN)/pip wheel -q --no-deps --no-build-isolation -w $(SMOKE_DIR)/dist .
+	$(PYTHON) -m venv $(SMOKE_DIR)/venv
+	$(SMOKE_DIR)/venv/bin/pip install -q "torch==2.13.0"
+	$(SMOKE_DIR)/venv/bin/pip install -q $(SMOKE_DIR)/dist/sk3dmm-*.whl
+	cp .ci/wheel_smoke.py $(SMOKE_DIR)/
+	cd / && $(SMOKE_DIR)/venv/bin/python $(SMOKE_DIR)/wheel_smoke.py $(CURDIR)
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -1,0 +1,47 @@
+"""Smoke test of an installed sk3dmm wheel, run from outside the source tree.
+
+Usage: python wheel_smoke.py SOURCE_TREE
+
+Fails (non-zero exit) when the import resolves to the source tree, when any file of the
+source tree's embedded data folders is missing from the installed package, or when any
+embedded model (ICT model, dlib HOG and CNN detectors with the 68-point predictor, R-Net,
+C-Net) cannot run on the one real photo tests may use.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from skimage.data import astronaut
+
+import sk3dmm
+from sk3dmm import Reconstruct3DMM, SetAggregator
+from sk3dmm.faces import detect_faces
+
+source = Path(sys.argv[1]).resolve()
+installed = Path(sk3dmm.__file__).resolve().parent
+assert not installed.is_relative_to(source), f"sk3dmm was imported from the source tree {installed}"
+print(f"sk3dmm {sk3dmm.__version__} from {installed}")
+
+shipped = sorted(p.relative_to(source / "sk3dmm") for p in (source / "sk3dmm").glob("*/data/*") if p.is_file())
+missing = [str(p) for p in shipped if not (installed / p).is_file()]
+assert not missing, f"embedded files missing from the wheel: {missing}"
+print(f"all {len(shipped)} embedded files installed")
+
+photo = astronaut()
+photos = [photo, photo[:, ::-1].copy(), photo[20:480, 10:500].copy()]
+for detector in ("hog", "cnn"):
+    faces = detect_faces(photo, detector)
+    assert faces and faces[0].landmarks.shape == (68, 2), detector
+    print(f"dlib {detector} detector + 68 landmarks: ok")
+for method in ("landmarks", "rnet"):
+    coefs = Reconstruct3DMM(method=method).fit_transform(photos)
+    assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
+    print(f"Reconstruct3DMM(method={method!r}): ok")
+sets = Reconstruct3DMM(method="rnet", coef="alpha").fit_transform([photos, photos[:2]])
+cnet = SetAggregator("cnet").transform(sets)
+mean = SetAggregator("mean").transform(sets)
+assert cnet.shape == (2, 100) and np.isfinite(cnet).all()
+assert not np.allclose(cnet, mean, atol=1e-6), "C-Net returned the plain mean"
+print("SetAggregator('cnet') with the embedded C-Net: ok")
+print("wheel smoke test passed")
