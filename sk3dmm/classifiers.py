@@ -302,6 +302,19 @@ class ImageResNetClassifier(_SklearnNet):
     module : torch module class, default=ImageResNet
         ``module__depth``, ``module__width``, ``module__dropout`` reach it.
     Other parameters as :class:`CoefResNetClassifier`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk3dmm import ImageResNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 255, (12, 40, 40, 3), dtype=np.uint8)
+    >>> y = ["bright" if i % 2 else "dark" for i in range(12)]
+    >>> X[1::2] //= 2
+    >>> clf = ImageResNetClassifier(image_size=32, max_epochs=2, module__depth=18, module__width=8,
+    ...                             random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
     """
 
     def __init__(self, module=ImageResNet, image_size=112, **kwargs):

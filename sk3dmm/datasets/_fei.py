@@ -66,6 +66,20 @@ def load_fei(
     -------
     Bunch with ``filenames``, ``frame`` (person, identity, pose, gender, path), ``target``,
     ``target_names``, ``images`` (if loaded) and ``DESCR``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from sk3dmm.datasets import load_fei
+    >>> root = Path(tempfile.mkdtemp()) / "originalimages_part1"
+    >>> root.mkdir()
+    >>> for name in ("1-01.jpg", "1-11.jpg", "2-01.jpg"):
+    ...     Image.new("RGB", (64, 48)).save(root / name)
+    >>> fei = load_fei(root.parent, gender={1: "female", 2: "male"})
+    >>> fei.target.tolist()
+    ['female', 'female', 'male']
     """
     if target not in FEI_TARGETS:
         raise ValueError(f"target must be one of {FEI_TARGETS}, got {target!r}")

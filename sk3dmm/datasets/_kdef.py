@@ -49,6 +49,17 @@ def load_kdef(
     Bunch with ``filenames``, ``frame`` (session, gender, identity, expression,
     expression_code, angle, yaw, path), ``target``, ``target_names``, ``images`` (if loaded)
     and ``DESCR``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk3dmm.datasets import load_kdef, make_synthetic_faces, write_kdef_folder
+    >>> faces = make_synthetic_faces(2, image_size=48, expressions=("HA", "SA"), angles=("S",))
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_kdef_folder(faces, root)
+    >>> kdef = load_kdef(root, target="expression")
+    >>> len(kdef.filenames), kdef.target_names.tolist()
+    (4, ['happy', 'sad'])
     """
     if target not in KDEF_TARGETS:
         raise ValueError(f"target must be one of {KDEF_TARGETS}, got {target!r}")

@@ -133,6 +133,13 @@ def make_synthetic_faces(
         gamma : (n, 27) lighting; landmarks : (n, 68, 2) true projected landmarks (pixels)
         rotation, translation, focal, center : the camera of each image
         render_seconds : wall time spent rendering
+
+    Examples
+    --------
+    >>> from sk3dmm.datasets import make_synthetic_faces
+    >>> faces = make_synthetic_faces(2, image_size=64, expressions=("HA", "NE"), angles=("S", "HL"))
+    >>> faces.images.shape, faces.alpha.shape, faces.frame["expression"].unique().tolist()
+    ((8, 64, 64, 3), (8, 100), ['happy', 'neutral'])
     """
     model = load_ict_model() if model is None else model
     expressions = tuple(EXPRESSIONS) if expressions is None else tuple(expressions)

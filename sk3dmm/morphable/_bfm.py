@@ -56,6 +56,23 @@ def load_bfm_model(path: str | Path, *, recenter: bool = True) -> MorphableModel
     Returns
     -------
     MorphableModel
+
+    Examples
+    --------
+    A file in the exact layout (here a tiny random one; the real file has 35,709 vertices):
+
+    >>> import tempfile, numpy as np
+    >>> from scipy.io import savemat
+    >>> from sk3dmm import load_bfm_model
+    >>> rng, n = np.random.default_rng(0), 70
+    >>> path = tempfile.mkdtemp() + "/BFM_model_front.mat"
+    >>> savemat(path, {"meanshape": rng.normal(size=(1, 3 * n)), "idBase": rng.normal(size=(3 * n, 80)),
+    ...     "exBase": rng.normal(size=(3 * n, 64)), "meantex": rng.uniform(0, 255, (1, 3 * n)),
+    ...     "texBase": rng.normal(size=(3 * n, 80)), "tri": rng.integers(1, n + 1, (40, 3)),
+    ...     "keypoints": np.arange(1, 69)[None]})
+    >>> model = load_bfm_model(path)
+    >>> model.n_identity, model.n_expression, model.unit_mm
+    (80, 64, 100.0)
     """
     from scipy.io import loadmat
 

@@ -32,6 +32,13 @@ def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> Mo
     Returns
     -------
     MorphableModel
+
+    Examples
+    --------
+    >>> from sk3dmm import load_ict_model
+    >>> model = load_ict_model()
+    >>> model.n_identity, model.n_expression, model.expression_names[:2]
+    (100, 53, ['browDown_L', 'browDown_R'])
     """
     if path is None:
         path = verified_path(ICT_FILE, ICT_FILE.with_suffix(".sha256")) if verify else ICT_FILE

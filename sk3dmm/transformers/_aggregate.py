@@ -226,6 +226,18 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     cluster_centers_ : (n_clusters, d), for ``"kmeans_global"``
     cnet_ : dict with the trained network and its input scaling, for ``"cnet"``
     history_ : list of per-epoch C-Net losses
+
+    Examples
+    --------
+    Sets of per-photo coefficients (any 2-D arrays; ``Reconstruct3DMM`` gives them for sets of
+    photos, with what C-Net reads):
+
+    >>> import numpy as np
+    >>> from sk3dmm import SetAggregator
+    >>> sets = [np.array([[1.0, 2.0], [1.2, 2.2], [9.0, 9.0]]), np.array([[0.0, 1.0], [np.nan, np.nan]])]
+    >>> SetAggregator("median").fit_transform(sets)
+    array([[1.2, 2.2],
+           [0. , 1. ]], dtype=float32)
     """
 
     _parameter_constraints: dict = {
