@@ -305,6 +305,8 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 raise ValueError(f"kmeans_global: {k} clusters need at least {k} photos; got {len(rows)}")
             self.cluster_centers_ = KMeans(k, n_init=10, random_state=seed).fit(rows).cluster_centers_
         if self.method == "cnet":
+            if self.cnet_weights not in (None, "scratch"):
+                _load_cnet(str(self.cnet_weights))  # a bad file is named before any work
             if any(recons is None for _, recons in sets):
                 raise ValueError(
                     "method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)"
