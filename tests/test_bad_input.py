@@ -327,3 +327,20 @@ def test_dataframe_column_of_paths_and_column_transformer(tmp_path, astronaut):
     assert ct.get_feature_names_out()[0] == "face__beta_browDown_L"
     with pytest.raises(ValueError, match="must have one column"):
         Reconstruct3DMM().fit_transform(frame)
+
+
+def test_expression_is_stable_under_jpeg_reencoding(face_photos):
+    """Issue #14, item 11: re-saving a photo as JPEG q95 moves dlib's points by a pixel or two;
+    the blendshapes must not jump (they moved by up to 0.6 with the old prior of 1e-2)."""
+    reencoded = []
+    for photo in face_photos:
+        buf = io.BytesIO()
+        Image.fromarray(photo).save(buf, format="JPEG", quality=95)
+        reencoded.append(np.asarray(Image.open(buf).convert("RGB")))
+    est = Reconstruct3DMM(coef="beta", cache=False)
+    delta = np.abs(est.fit_transform(face_photos) - est.fit_transform(reencoded))
+    assert np.nanmax(delta) <= 0.1
+    loose = Reconstruct3DMM(coef="beta", cache=False, expression_reg=1e-2)
+    assert np.nanmax(np.abs(loose.fit_transform(face_photos) - loose.fit_transform(reencoded))) > np.nanmax(
+        delta
+    )

@@ -61,7 +61,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         In pixels. None: the landmarks' bounding-box centre.
     n_iter : int, default=4
         Outer pose / contour / shape iterations.
-    identity_reg, expression_reg : float, default=3e-2, 1e-2
+    identity_reg, expression_reg : float, default=3e-2, 0.3
         Prior weights (see :func:`sk3dmm.fitting.fit_shape_and_pose`).
     contour : bool, default=True
         Let jaw-contour landmarks slide along the jaw as the head turns.
@@ -119,7 +119,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         principal_point=None,
         n_iter=4,
         identity_reg=3e-2,
-        expression_reg=1e-2,
+        expression_reg=0.3,
         contour=True,
         batch_size=1024,
         device="cpu",

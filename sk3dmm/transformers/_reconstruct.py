@@ -185,8 +185,12 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         10000 x 10000 photo costs about what a 1400 x 1400 one does.
     focal_length : float, default=None
         Camera focal length in pixels; None: 1.2 x the longer image side.
-    n_iter, identity_reg, expression_reg
-        Fitting settings, see :func:`sk3dmm.fitting.fit_shape_and_pose`.
+    n_iter, identity_reg, expression_reg : int, float, float, default=4, 3e-2, 0.3
+        Fitting settings, see :func:`sk3dmm.fitting.fit_shape_and_pose`. The expression
+        prior 0.3 keeps blendshapes steady under the pixel-level jitter of detected landmarks
+        (JPEG re-encoding at quality 95 moves dlib's points by up to 7 px and, with 1e-2,
+        ``beta`` by up to 0.62); it costs nothing in expression accuracy on real photos
+        (``benchmarks/bench_stability.py``, README).
     on_error : {"raise", "warn", "nan"}, default="raise"
         What a sample that cannot be reconstructed (unreadable file, no face) gets:
         ``"raise"`` stops at the first such sample with :class:`~sk3dmm.ImageReadError` or
@@ -280,7 +284,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         focal_length=None,
         n_iter=4,
         identity_reg=3e-2,
-        expression_reg=1e-2,
+        expression_reg=0.3,
         on_error="raise",
         n_jobs=None,
         batch_size=256,
