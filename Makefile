@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sk3dmm-installed
 
-.PHONY: setup demo test test-slow wheel-smoke lint bench clean
+.PHONY: setup demo test test-slow wheel-smoke docs lint bench clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ wheel-smoke: setup
 	$(SMOKE_DIR)/venv/bin/pip install -q $(SMOKE_DIR)/dist/sk3dmm-*.whl
 	cp .ci/wheel_smoke.py $(SMOKE_DIR)/
 	cd / && $(SMOKE_DIR)/venv/bin/python $(SMOKE_DIR)/wheel_smoke.py $(CURDIR)
+
+# The API reference from the docstrings (needs Sphinx from the package registry; not run in CI).
+docs: setup
+	$(BIN)/pip install -q "sphinx>=7"
+	$(BIN)/sphinx-build -q -b html docs/api docs/api/_build/html
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -1,6 +1,6 @@
 """R-Net versus landmark fitting on held-out synthetic renders, and R-Net throughput.
 
-Run: ``python benchmarks/bench_rnet.py [--n-identities 20] [--throughput-only]``
+Run: ``python benchmarks/bench_rnet.py [--n-identities 20] [--throughput-only | --accuracy-only]``
 
 Accuracy: a synthetic KDEF-like set rendered with a seed the embedded R-Net never saw; both
 methods reconstruct the same photos (dlib detection + 68 landmarks; R-Net then reads the
@@ -144,6 +144,7 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=101)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--throughput-only", action="store_true")
+    p.add_argument("--accuracy-only", action="store_true")
     p.add_argument("--out", default="results")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -151,4 +152,5 @@ if __name__ == "__main__":
     out.mkdir(parents=True, exist_ok=True)
     if not args.throughput_only:
         accuracy(args.n_identities, args.seed, out)
-    throughput(out)
+    if not args.accuracy_only:
+        throughput(out)
