@@ -1,11 +1,16 @@
-"""Images in, faces out: reading images, dlib detection, 68 landmarks, the 5-point alignment."""
+"""Images in, faces out: reading images, face detection and landmarks (dlib's 68 points or
+MediaPipe's 468-point mesh), the 5-point alignment."""
 
 from ._alignment import align_crop, crop_affine, five_points, pos_fit
 from ._dlib import FaceDetection, detect_faces, largest_face, models_dir
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
+from ._mediapipe import MESH_TO_68, MediaPipeFaceMesh, MeshDetection
 
 __all__ = [
     "FaceDetection",
+    "MESH_TO_68",
+    "MediaPipeFaceMesh",
+    "MeshDetection",
     "align_crop",
     "crop_affine",
     "as_image_list",

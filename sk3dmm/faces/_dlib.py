@@ -23,11 +23,15 @@ class FaceDetection:
     score : float
         Detector confidence (HOG: SVM margin; CNN: MMOD score).
     landmarks : (68, 2) array, x, y in pixels, dlib / iBUG-68 order
+    mesh : (468, 3) array or None
+        MediaPipe's face mesh (x, y pixels, relative depth) for ``detector="mediapipe"``;
+        ``landmarks`` are then its points nearest the 68 (``sk3dmm.faces.MESH_TO_68``).
     """
 
     box: np.ndarray
     score: float
     landmarks: np.ndarray
+    mesh: np.ndarray | None = None
 
 
 def models_dir() -> Path:
@@ -60,7 +64,7 @@ def _detector(kind: str):
         return dlib.get_frontal_face_detector()
     if kind == "cnn":
         return dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
-    raise ValueError(f"unknown detector {kind!r}; use 'hog' or 'cnn'")
+    raise ValueError(f"unknown detector {kind!r}; use 'hog', 'cnn' or 'mediapipe'")
 
 
 @lru_cache(maxsize=2)
@@ -80,10 +84,12 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
     Parameters
     ----------
     image : (H, W, 3) uint8
-    detector : {"hog", "cnn", "face_alignment"}
+    detector : {"hog", "cnn", "mediapipe", "face_alignment"}
         dlib's HOG+SVM detector (fast, frontal to about 45 degrees of yaw) or its MMOD CNN
-        (slower on CPU, more robust to pose); ``"face_alignment"`` uses the optional
-        face-alignment package (S3FD + FAN) when its weights are already cached.
+        (slower on CPU, more robust to pose), each with dlib's 68-point predictor;
+        ``"mediapipe"``: MediaPipe's BlazeFace and 468-point face mesh (embedded, in torch,
+        about 10x faster than HOG; ``upsample`` is ignored); ``"face_alignment"`` uses the
+        optional face-alignment package (S3FD + FAN) when its weights are already cached.
     upsample : int
         Times to upsample before detecting (finds smaller faces, costs time).
     """
@@ -91,6 +97,13 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
         from ._face_alignment import detect_faces_fan
 
         return detect_faces_fan(image)
+    if detector == "mediapipe":
+        from ._mediapipe import MESH_TO_68, default_face_mesh
+
+        return [
+            FaceDetection(box=f.box, score=f.score, landmarks=f.mesh[MESH_TO_68, :2].copy(), mesh=f.mesh)
+            for f in default_face_mesh().detect([image])[0]
+        ]
     det = _detector(detector)
     with _lock:  # dlib objects are not documented as thread-safe
         if detector == "hog":

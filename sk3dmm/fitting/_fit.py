@@ -24,8 +24,8 @@ class LandmarkFit:
     rotation, translation : (b, 3, 3), (b, 3) model to camera, translation in model units
     yaw, pitch, roll : (b,) radians
     focal, center : (b,), (b, 2) the camera used
-    landmarks2d : (b, 68, 2) fitted landmarks projected to the image
-    vertex_ids : (b, 68) model vertex each image landmark was matched to
+    landmarks2d : (b, k, 2) fitted landmarks projected to the image (k = 68 by default)
+    vertex_ids : (b, k) model vertex each image landmark was matched to
     reprojection_error : (b,) mean landmark distance in pixels
     """
 
@@ -61,10 +61,15 @@ def fit_shape_and_pose(
     contour: bool = True,
     weights: torch.Tensor | np.ndarray | None = None,
     fixed_shape: tuple[np.ndarray, np.ndarray] | None = None,
+    landmark_vertices: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> LandmarkFit:
-    """Fit pose, identity and expression of a batch of faces to their 68 image landmarks.
+    """Fit pose, identity and expression of a batch of faces to their image landmarks.
+
+    By default the landmarks are the 68 iBUG points on the model's 68 landmark vertices;
+    ``landmark_vertices`` fits any other set of points with known vertices instead (e.g. the
+    468 points of MediaPipe's face mesh, see :func:`sk3dmm.morphable.mediapipe_correspondence`).
 
     Each iteration re-matches the jaw contour to the current pose, solves identity and
     expression jointly as one linear least-squares problem (Gaussian prior on ``alpha``;
@@ -75,7 +80,7 @@ def fit_shape_and_pose(
     Parameters
     ----------
     model : MorphableModel
-    landmarks : (b, 68, 2) pixels, dlib order
+    landmarks : (b, 68, 2) pixels, dlib order, or (b, k, 2) for ``landmark_vertices`` of length k
     focal : float or (b,) focal length in pixels
     center : (2,) or (b, 2) principal point in pixels
     n_iter : int, default=4
@@ -84,10 +89,13 @@ def fit_shape_and_pose(
         Weight of ``||alpha||^2`` and ``||beta||^2`` against the normalised landmark residual.
     contour : bool, default=True
         Re-match jaw contour landmarks 0-7 and 9-16 to the model's jaw line each iteration.
-    weights : (68,) or (b, 68), optional
+    weights : (k,) or (b, k), optional
         Per-landmark weights (e.g. detector confidences).
     fixed_shape : (alpha, beta), optional
         Keep these coefficients (e.g. from R-Net) and fit the pose (and contour) only.
+    landmark_vertices : (k,) int, optional
+        The model vertex of each landmark (then there is no contour re-matching: each point
+        keeps its vertex, down-weight sliding points with ``weights``).
     device, dtype
         Where and in what precision to compute.
 
@@ -96,8 +104,9 @@ def fit_shape_and_pose(
     LandmarkFit
     """
     x2d = torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)
-    if x2d.ndim != 3 or x2d.shape[1:] != (68, 2):
-        raise ValueError(f"landmarks must have shape (n, 68, 2), got {tuple(x2d.shape)}")
+    n_pts = 68 if landmark_vertices is None else len(landmark_vertices)
+    if x2d.ndim != 3 or x2d.shape[1:] != (n_pts, 2):
+        raise ValueError(f"landmarks must have shape (n, {n_pts}, 2), got {tuple(x2d.shape)}")
     if not torch.isfinite(x2d).all():
         raise ValueError("landmarks contain NaN or infinite values")
     b = len(x2d)
@@ -105,10 +114,14 @@ def fit_shape_and_pose(
     center_t = torch.as_tensor(np.asarray(center, dtype=np.float64), dtype=dtype, device=device).expand(b, 2)
     w = None
     if weights is not None:
-        w = torch.as_tensor(np.asarray(weights), dtype=dtype, device=device).expand(b, 68)
+        w = torch.as_tensor(np.asarray(weights), dtype=dtype, device=device).expand(b, n_pts)
 
     # Only the vertices landmarks can touch: the 68 plus the jaw candidates.
-    lm_ids = torch.as_tensor(model.landmark_indices, device=device)
+    if landmark_vertices is None:
+        lm_ids = torch.as_tensor(model.landmark_indices, device=device)
+    else:
+        lm_ids = torch.as_tensor(np.asarray(landmark_vertices, dtype=np.int64), device=device)
+        contour = False
     cand = model.contour_candidates if contour else None
     extra = [torch.as_tensor(cand[s], device=device) for s in ("right", "left")] if cand else []
     sub_ids, inverse = torch.unique(torch.cat([lm_ids, *extra]), return_inverse=True)
@@ -117,7 +130,7 @@ def fit_shape_and_pose(
     sub_basis = torch.cat([t["identity"][:, sub_ids], t["expression"][:, sub_ids]], 0).permute(1, 2, 0)
     n_id, n_exp = model.n_identity, model.n_expression
     k = n_id + n_exp
-    rows = inverse[:68].expand(b, 68).clone()  # row in the subset for each landmark
+    rows = inverse[:n_pts].expand(b, n_pts).clone()  # row in the subset for each landmark
 
     reg = torch.cat(
         [torch.full((n_id,), identity_reg, dtype=dtype), torch.full((n_exp,), expression_reg, dtype=dtype)]
@@ -140,7 +153,9 @@ def fit_shape_and_pose(
         return sub_mean + torch.einsum("mdk,bk->bmd", sub_basis, coef)
 
     batch_idx = torch.arange(b, device=device)[:, None]
-    inner = slice(17, 68)
+    inner = (
+        slice(17, 68) if landmark_vertices is None else slice(None)
+    )  # the jaw slides: not for the first pose
     rot, trans = estimate_pose_affine(
         x2d[:, inner], all_shape()[batch_idx, rows[:, inner]], focal_t, center_t
     )

@@ -89,6 +89,23 @@ def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray,
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
 
 
+def _dense_correspondence(model: MorphableModel):
+    """MediaPipe's 468 points on ``model``'s vertices, or None when it is not the embedded ICT
+    model the correspondence was made for (then the mesh's 68 iBUG-like points are fitted)."""
+    from ..morphable import mediapipe_correspondence
+
+    corr = mediapipe_correspondence()
+    return corr if model.name.startswith("ICT") and model.n_vertices == 16434 else None
+
+
+def _project_68(model: MorphableModel, fit) -> torch.Tensor:
+    """The model's 68 landmark vertices under a fit's coefficients and camera, in pixels."""
+    from ..fitting import project, transform
+
+    pts = model.landmarks(fit.alpha, fit.beta)
+    return project(transform(pts, fit.rotation, fit.translation), fit.focal, fit.center)
+
+
 def _detect(
     image: np.ndarray, name: str, detector: str, upsample: int, crop_spec, max_pixels: int, raise_errors: bool
 ):
@@ -174,9 +191,12 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
-    detector : {"hog", "cnn", "face_alignment"}, default="hog"
-        dlib's HOG or CNN detector with its 68-point predictor, or the optional
-        face-alignment package when its weights are already on disk.
+    detector : {"hog", "cnn", "mediapipe", "face_alignment"}, default="hog"
+        dlib's HOG or CNN detector with its 68-point predictor; ``"mediapipe"``: MediaPipe's
+        BlazeFace and 468-point face mesh (embedded, run in torch), to which the embedded ICT
+        model is fitted densely (every mesh point on its vertex, see
+        :func:`sk3dmm.morphable.mediapipe_correspondence`; other models are fitted to its 68
+        iBUG-like points); or the optional face-alignment package when its weights are on disk.
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
     max_pixels : int, default=2_000_000
@@ -250,7 +270,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "fine_tune_weights": [None, dict],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
-        "detector": [StrOptions({"hog", "cnn", "face_alignment"})],
+        "detector": [StrOptions({"hog", "cnn", "mediapipe", "face_alignment"})],
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
@@ -568,18 +588,22 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             if self.method == "rnet"
             else (None, None, None)
         )
+        dense = _dense_correspondence(setup.model) if ok[0][1].mesh is not None else None
         fit = fit_shape_and_pose(
             setup.model,
-            np.stack([face.landmarks for _, face, _ in ok]),
+            np.stack([face.landmarks if dense is None else face.mesh[:, :2] for _, face, _ in ok]),
             focal,
             center,
             fixed_shape=fixed,
             n_iter=self.n_iter,
             identity_reg=self.identity_reg,
             expression_reg=self.expression_reg,
+            landmark_vertices=None if dense is None else dense.vertex_ids,
+            weights=None if dense is None else dense.weights(),
             device=resolve_device(self.device),
             dtype=getattr(torch, self.precision),
         )
+        fitted68 = fit.landmarks2d if dense is None else _project_68(setup.model, fit)
         blocks = fit_to_blocks(fit, setup.model)
         if angles is not None:  # R-Net's own angles: more accurate than a fit to 68 points at large yaw
             blocks["pose"][:, :3] = angles
@@ -587,7 +611,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             rec = Reconstruction(
                 coefficients={b: v[j] for b, v in blocks.items()},
                 landmarks=face.landmarks,
-                fitted_landmarks=fit.landmarks2d[j].cpu().numpy(),
+                fitted_landmarks=fitted68[j].cpu().numpy(),
                 box=face.box,
                 score=face.score,
                 image_size=size,

@@ -1,0 +1,327 @@
+"""MediaPipe's face detector (BlazeFace, short range) and 468-point face mesh, in torch.
+
+The networks are MediaPipe's own (Apache-2.0, converted by ``tools/convert_mediapipe.py`` and run
+by :class:`~sk3dmm.faces._tflite_graph.TFLiteGraph`); the steps around them follow MediaPipe's
+face-mesh graph for still images:
+
+1. the photo is letterboxed to 128 x 128 (values in [-1, 1]) and BlazeFace scores 896 anchors;
+   boxes and six keypoints are decoded and merged by weighted non-maximum suppression;
+2. each face's region of interest is the detection box enlarged 1.5x to a square, rotated so
+   that the eyes are level;
+3. that region is resampled to 192 x 192 (values in [0, 1]) and the landmark network returns
+   468 points (x, y and a relative depth z, all in pixels of the crop) and a face score;
+4. the points are mapped back to the photo's pixels (z scaled like x).
+
+Why the 468-point network and not the 478-point one with irises: it uses only standard layers,
+so it runs exactly (parity-tested) in plain torch; the ten iris points add nothing to a 3DMM
+fit, whose eyes do not rotate.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..exceptions import ModelFileError
+from ._tflite_graph import TFLiteGraph
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DETECTOR_FILE = "mediapipe_face_detection_short_range.pt"
+MESH_FILE = "mediapipe_face_landmark.pt"
+
+# The 68 iBUG points as mesh points (jaw, brows, nose, eyes, lips), by the meaning of MediaPipe's
+# published mesh topology (the mapping in common use). tests/test_mediapipe.py checks it against
+# the render-made correspondence: on the ICT model, each point's vertex lies within 0.1
+# inter-ocular distances of the model's own landmark vertex (0.3 on the jaw, whose iBUG points
+# follow the silhouette where a mesh's stay on the face).
+MESH_TO_68 = np.array(
+    [127, 234, 132, 58, 172, 150, 176, 148, 152, 377, 400, 379, 397, 288, 361, 454, 356,
+     70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+     168, 197, 5, 4, 75, 97, 2, 326, 305,
+     33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+     61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
+     78, 82, 13, 312, 308, 317, 14, 87],
+    dtype=np.int64,
+)  # fmt: skip
+
+
+@dataclass
+class MeshDetection:
+    """One face found by :class:`MediaPipeFaceMesh`.
+
+    Attributes
+    ----------
+    box : (4,) left, top, right, bottom in pixels (the detector's box)
+    score : float, the detector's score (sigmoid, 0.5 to 1)
+    keypoints : (6, 2) the detector's eyes, nose tip, mouth centre and ear tragions, pixels
+    mesh : (468, 3) x, y in pixels and relative depth z (pixels, smaller is nearer)
+    mesh_score : float, the landmark network's face probability
+    """
+
+    box: np.ndarray
+    score: float
+    keypoints: np.ndarray
+    mesh: np.ndarray
+    mesh_score: float
+
+
+def _load_graph(name: str) -> TFLiteGraph:
+    from ..morphable._files import load_checkpoint, verified_path
+
+    path = verified_path(DATA_DIR / name, DATA_DIR / name.replace(".pt", ".sha256"))
+    payload = load_checkpoint(path, "MediaPipe network")
+    try:
+        return TFLiteGraph(payload).eval()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a converted TensorFlow Lite graph ({exc})") from exc
+
+
+def _anchors() -> torch.Tensor:
+    """BlazeFace short-range anchors (896, 2): centres in [0, 1], fixed size 1."""
+    centres = []
+    for grid, per_cell in ((16, 2), (8, 6)):
+        ys, xs = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+        c = torch.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 1, 2)
+        centres.append(c.expand(-1, per_cell, 2).reshape(-1, 2))
+    return torch.cat(centres).float()
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, iou_threshold: float = 0.3):
+    """MediaPipe's weighted non-maximum suppression.
+
+    Parameters
+    ----------
+    boxes : (n, 4) x0, y0, x1, y1; scores : (n,); points : (n, k, 2)
+
+    Returns
+    -------
+    list of (box (4,), score, points (k, 2)): each cluster of boxes overlapping its best one by
+    more than ``iou_threshold`` is averaged, weighted by score; the score is the best one's.
+    """
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores, points = boxes[order], scores[order], points[order]
+    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    remaining = np.ones(len(boxes), dtype=bool)
+    out = []
+    for i in range(len(boxes)):
+        if not remaining[i]:
+            continue
+        lt = np.maximum(boxes[i, :2], boxes[:, :2])
+        rb = np.minimum(boxes[i, 2:], boxes[:, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(-1)
+        iou = inter / np.maximum(area[i] + area - inter, 1e-12)
+        cluster = remaining & (iou > iou_threshold)
+        cluster[i] = True
+        w = scores[cluster][:, None]
+        out.append(
+            (
+                (boxes[cluster] * w).sum(0) / w.sum(),
+                float(scores[i]),
+                (points[cluster] * w[..., None]).sum(0) / w.sum(),
+            )
+        )
+        remaining &= ~cluster
+    return out
+
+
+class MediaPipeFaceMesh:
+    """BlazeFace detection and the 468-point mesh on RGB photos, batched, on CPU or CUDA.
+
+    Parameters
+    ----------
+    device : str or torch.device, default="cpu"
+    min_score : float, default=0.5
+        Detector score threshold (MediaPipe's default).
+    max_faces : int or None, default=None
+        Keep at most this many faces per photo (best scores first).
+    refine : int, default=0
+        Extra passes of the landmark network on the region found by the previous pass (MediaPipe's
+        tracking step, here on still photos); 0 uses the detector's region only.
+
+    Examples
+    --------
+    >>> import skimage.data
+    >>> faces = MediaPipeFaceMesh().detect([skimage.data.astronaut()])[0]
+    >>> len(faces), faces[0].mesh.shape
+    (1, (468, 3))
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device = "cpu",
+        min_score: float = 0.5,
+        max_faces: int | None = None,
+        refine: int = 0,
+    ):
+        self.device = torch.device(device)
+        self.refine = refine
+        self.min_score = min_score
+        self.max_faces = max_faces
+        self.detector = _cached_graph(DETECTOR_FILE, str(self.device))
+        self.landmarker = _cached_graph(MESH_FILE, str(self.device))
+        self.anchors_np = _anchors().double().numpy()
+
+    # -- detection -----------------------------------------------------------------------
+    def _letterbox(self, image: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """(128, 128, 3) input in [-1, 1] and (scale x, scale y, pad x, pad y) from photo to input.
+
+        The photo is shrunk by PIL on its uint8 pixels (area-like filtering, and much cheaper
+        than converting a whole photo to floats), then letterboxed with zeros.
+        """
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        scale = 128.0 / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        small = np.asarray(
+            Image.fromarray(np.ascontiguousarray(image)).resize((nw, nh), Image.BILINEAR, reducing_gap=2.0)
+        )
+        py, px = (128 - nh) // 2, (128 - nw) // 2
+        x = torch.zeros(128, 128, 3)
+        x[py : py + nh, px : px + nw] = torch.from_numpy(small.astype(np.float32) / 127.5 - 1.0)
+        return x.to(self.device), np.array([nw / w, nh / h, px, py], dtype=np.float64)
+
+    @torch.no_grad()
+    def detect_boxes(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
+        """Face boxes (x0, y0, x1, y1 pixels), scores and six keypoints of each photo."""
+        if not images:
+            return []
+        inputs, frames = zip(*(self._letterbox(im) for im in images))
+        regress, logits = self.detector(torch.stack(inputs))
+        scores = torch.sigmoid(logits[..., 0].clamp(-100, 100)).double().cpu().numpy()
+        regress = regress.double().cpu().numpy()
+        anchors = self.anchors_np
+        results = []
+        for b, (sx, sy, px, py) in enumerate(frames):
+            keep = np.flatnonzero(scores[b] >= self.min_score)
+            raw, anc = regress[b, keep], anchors[keep]
+            centre = raw[:, :2] / 128.0 + anc
+            half = raw[:, 2:4] / 128.0 / 2
+            boxes = np.concatenate([centre - half, centre + half], 1) * 128.0
+            points = (raw[:, 4:16].reshape(-1, 6, 2) / 128.0 + anc[:, None]) * 128.0
+            offset, scale = np.array([px, py]), np.array([sx, sy])
+            faces = []
+            for box, score, pts in weighted_nms(boxes, scores[b, keep], points)[: self.max_faces]:
+                faces.append(
+                    (((box.reshape(2, 2) - offset) / scale).reshape(4), score, (pts - offset) / scale)
+                )
+            results.append(faces)
+        return results
+
+    # -- landmarks -----------------------------------------------------------------------
+    @staticmethod
+    def roi(box: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """MediaPipe's region of interest for the mesh: centre (2,), side (pixels), rotation."""
+        centre = (box[:2] + box[2:]) / 2
+        side = 1.5 * max(box[2] - box[0], box[3] - box[1])
+        d = keypoints[1] - keypoints[0]  # from the right eye (photo left) to the left eye
+        rotation = -math.atan2(-d[1], d[0])
+        rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+        return centre, side, rotation
+
+    @staticmethod
+    def roi_from_mesh(mesh: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """MediaPipe's tracking ROI from a previous mesh: its bounding box enlarged 1.5x to a
+        square, rotated by the line through the outer eye corners (points 33 and 263)."""
+        lo, hi = mesh[:, :2].min(0), mesh[:, :2].max(0)
+        return MediaPipeFaceMesh.roi(np.r_[lo, hi], mesh[[33, 263], :2])
+
+    @torch.no_grad()
+    def landmarks(self, images: list[np.ndarray], rois: list[tuple[np.ndarray, float, float]]):
+        """The mesh (n, 468, 3) in photo pixels and face scores (n,) for one ROI per photo."""
+        if not rois:
+            return np.zeros((0, 468, 3)), np.zeros(0)
+        crops = [self._crop(im, *roi) for im, roi in zip(images, rois)]
+        raw, flag = self.landmarker(torch.stack(crops))
+        pts = raw.reshape(len(rois), 468, 3).double().cpu().numpy() / 192.0
+        out = np.empty_like(pts)
+        for i, (centre, side, rot) in enumerate(rois):
+            c, s = math.cos(rot), math.sin(rot)
+            x, y = pts[i, :, 0] - 0.5, pts[i, :, 1] - 0.5
+            out[i, :, 0] = (c * x - s * y) * side + centre[0]
+            out[i, :, 1] = (s * x + c * y) * side + centre[1]
+            out[i, :, 2] = pts[i, :, 2] * side
+        return out, torch.sigmoid(flag.reshape(-1)).double().cpu().numpy()
+
+    def _crop(self, image: np.ndarray, centre: np.ndarray, side: float, rotation: float) -> torch.Tensor:
+        """The rotated square ROI resampled to (192, 192, 3) in [0, 1] (edges replicated).
+
+        Only the ROI's bounding region of the photo is converted to floats and resampled.
+        """
+        h, w = image.shape[:2]
+        c, s = math.cos(rotation), math.sin(rotation)
+        reach = side * (abs(c) + abs(s)) / 2 + 2
+        x0, y0 = max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach))
+        x1, y1 = min(w, int(math.ceil(centre[0] + reach))), min(h, int(math.ceil(centre[1] + reach)))
+        if x1 <= x0 or y1 <= y0:  # ROI outside the photo: sample its nearest edge pixel
+            x0, y0 = min(max(0, x0), w - 1), min(max(0, y0), h - 1)
+            x1, y1 = x0 + 1, y0 + 1
+        region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).to(self.device)
+        img = region.permute(2, 0, 1)[None].float() / 255.0
+        rh, rw = y1 - y0, x1 - x0
+        # crop pixel centres u, v in (-0.5, 0.5) -> photo coordinates (pixel edges at integers,
+        # as MediaPipe's normalised coordinates times the size) -> grid_sample's [-1, 1]
+        lin = (torch.arange(192, device=self.device, dtype=torch.float32) + 0.5) / 192 - 0.5
+        v, u = torch.meshgrid(lin, lin, indexing="ij")
+        px = (c * u - s * v) * side + float(centre[0]) - x0
+        py = (s * u + c * v) * side + float(centre[1]) - y0
+        grid = torch.stack([2 * px / rw - 1, 2 * py / rh - 1], -1)[None]
+        out = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out[0].permute(1, 2, 0)
+
+    def detect(self, images: list[np.ndarray]) -> list[list[MeshDetection]]:
+        """Every face of each RGB uint8 photo with its mesh, best detector score first."""
+        found = self.detect_boxes(images)
+        flat = [(i, f) for i, faces in enumerate(found) for f in faces]
+        rois = [self.roi(box, pts) for _, (box, _, pts) in flat]
+        crops_of = [images[i] for i, _ in flat]
+        meshes, mesh_scores = self.landmarks(crops_of, rois)
+        for _ in range(self.refine):
+            meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
+        out: list[list[MeshDetection]] = [[] for _ in images]
+        for (i, (box, score, pts)), mesh, ms in zip(flat, meshes, mesh_scores):
+            out[i].append(
+                MeshDetection(
+                    box=box.astype(np.float32),
+                    score=score,
+                    keypoints=pts.astype(np.float32),
+                    mesh=mesh.astype(np.float32),
+                    mesh_score=float(ms),
+                )
+            )
+        return out
+
+
+_graph_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _cached_graph_unlocked(name: str, device: str):
+    """The graph on ``device``, traced and frozen by TorchScript (about 1.5x faster on CPU:
+    the operator list is unrolled once and constants are folded)."""
+    import warnings
+
+    graph = _load_graph(name).to(device)
+    h, w = graph.input_size
+    example = torch.zeros(1, h, w, 3, device=device)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TracerWarnings: the graph's shapes are static by design
+        return torch.jit.freeze(torch.jit.trace(graph, example, check_trace=False).eval())
+
+
+def _cached_graph(name: str, device: str):
+    with _graph_lock:
+        return _cached_graph_unlocked(name, device)
+
+
+@lru_cache(maxsize=1)
+def default_face_mesh() -> MediaPipeFaceMesh:
+    """The detector and mesh ``detect_faces(..., detector="mediapipe")`` uses (CPU)."""
+    return MediaPipeFaceMesh()

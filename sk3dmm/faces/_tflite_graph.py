@@ -1,0 +1,167 @@
+"""Run a converted TensorFlow Lite graph (MediaPipe's face networks) in torch, batched, CPU or CUDA.
+
+``tools/convert_mediapipe.py`` turns a ``.tflite`` file into a list of operators and float32
+constants; :class:`TFLiteGraph` executes that list with torch operations. TensorFlow Lite works
+in NHWC with "SAME" padding that may put the extra pixel after the data; here 4-D tensors are
+kept in NCHW and each padding is made explicit, so the outputs equal the reference runtime's to
+float32 rounding (tested against outputs saved from it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2}
+
+
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's "SAME" padding along one axis: (before, after)."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _activation(x: torch.Tensor, kind: int) -> torch.Tensor:
+    if kind == 0:
+        return x
+    if kind == 1:
+        return torch.relu(x)
+    if kind == 2:
+        return x.clamp(-1.0, 1.0)
+    if kind == 3:
+        return x.clamp(0.0, 6.0)
+    raise ValueError(f"fused activation {kind} is not supported")
+
+
+class TFLiteGraph(nn.Module):
+    """A TensorFlow Lite graph of convolutions, PReLU/ReLU, additions, padding and pooling.
+
+    Parameters
+    ----------
+    payload : dict
+        ``{"graph": {...}, "constants": {tensor id: tensor}}`` as written by
+        ``tools/convert_mediapipe.py``.
+
+    The forward pass takes NHWC float input of the file's size (any batch size) and returns the
+    graph's outputs in the file's layout, batch first.
+    """
+
+    def __init__(self, payload: dict):
+        super().__init__()
+        graph = payload["graph"]
+        self.ops = graph["ops"]
+        self.input_ids = list(graph["inputs"])
+        self.output_ids = list(graph["outputs"])
+        self.shapes = {int(k): list(v) for k, v in graph["shapes"].items()}
+        self._const_names: dict[int, str] = {}
+        for key, value in payload["constants"].items():
+            tid = int(key)
+            name = f"t{tid}"
+            shape = self.shapes[tid]
+            value = value.float() if value.is_floating_point() else value
+            if value.dim() == 4 and self._used_as_weight(tid) == "CONV_2D":
+                value = value.permute(0, 3, 1, 2).contiguous()  # OHWI -> OIHW
+            elif value.dim() == 4 and self._used_as_weight(tid) == "DEPTHWISE_CONV_2D":
+                value = value.permute(3, 0, 1, 2).contiguous()  # 1HWC -> C1HW
+            elif self._used_as_weight(tid) == "PRELU":
+                value = value.reshape(1, shape[-1], 1, 1)
+            self.register_buffer(name, value, persistent=True)
+            self._const_names[tid] = name
+
+    def _used_as_weight(self, tid: int) -> str | None:
+        for op in self.ops:
+            if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D") and op["inputs"][1] == tid:
+                return op["op"]
+            if op["op"] == "PRELU" and op["inputs"][1] == tid:
+                return "PRELU"
+        return None
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the input the file declares."""
+        _, h, w, _ = self.shapes[self.input_ids[0]]
+        return h, w
+
+    def _const(self, tid: int) -> torch.Tensor:
+        return getattr(self, self._const_names[tid])
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        values: dict[int, torch.Tensor] = {self.input_ids[0]: x.permute(0, 3, 1, 2)}
+
+        def get(tid: int) -> torch.Tensor:
+            return values[tid] if tid in values else self._const(tid)
+
+        for op in self.ops:
+            kind, ins, opts = op["op"], op["inputs"], op["options"]
+            if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+                inp, weight = get(ins[0]), get(ins[1])
+                bias = get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+                inp, padding = self._pad_same(inp, ins[0], weight.shape[-2:], opts)
+                groups = inp.shape[1] if kind == "DEPTHWISE_CONV_2D" else 1
+                out = F.conv2d(
+                    inp,
+                    weight,
+                    bias,
+                    stride=opts["stride"],
+                    padding=padding,
+                    dilation=opts["dilation"],
+                    groups=groups,
+                )
+                out = _activation(out, opts["activation"])
+            elif kind == "RELU":
+                out = torch.relu(get(ins[0]))
+            elif kind == "PRELU":
+                out = F.prelu(get(ins[0]), get(ins[1]).reshape(-1))
+            elif kind == "ADD":
+                out = _activation(get(ins[0]) + get(ins[1]), opts["activation"])
+            elif kind == "PAD":
+                pads = self._const(ins[1]).tolist()  # NHWC rows of (before, after)
+                (_, _), (hb, ha), (wb, wa), (cb, ca) = pads
+                out = F.pad(get(ins[0]), (wb, wa, hb, ha, cb, ca))
+            elif kind == "MAX_POOL_2D":
+                inp, padding = self._pad_same(get(ins[0]), ins[0], opts["kernel"], opts, value=-math.inf)
+                if padding != (0, 0):  # max_pool2d pads with -inf itself
+                    out = F.max_pool2d(inp, opts["kernel"], opts["stride"], padding=padding)
+                else:
+                    out = F.max_pool2d(inp, opts["kernel"], opts["stride"])
+                out = _activation(out, opts["activation"])
+            elif kind == "RESHAPE":
+                inp = get(ins[0])
+                if inp.dim() == 4:
+                    inp = inp.permute(0, 2, 3, 1)
+                out = inp.reshape(inp.shape[0], *self.shapes[op["outputs"][0]][1:])
+                if out.dim() == 4:
+                    out = out.permute(0, 3, 1, 2)
+            elif kind == "CONCATENATION":
+                parts = [get(t) for t in ins]
+                axis = opts["axis"]
+                if parts[0].dim() == 4:
+                    axis = _NHWC_TO_NCHW_AXIS[axis]
+                out = _activation(torch.cat(parts, dim=axis), opts["activation"])
+            else:  # pragma: no cover - the converter refuses other operators
+                raise ValueError(f"operator {kind} is not supported")
+            values[op["outputs"][0]] = out
+        outputs = []
+        for tid in self.output_ids:
+            out = values[tid]
+            outputs.append(out.permute(0, 2, 3, 1) if out.dim() == 4 else out)
+        return outputs
+
+    def _pad_same(
+        self, inp: torch.Tensor, tid: int, kernel, opts: dict, value: float = 0.0
+    ) -> tuple[torch.Tensor, tuple[int, int]]:
+        """TensorFlow's "SAME" padding: symmetric padding is returned for the layer to apply
+        (cheaper), an uneven one is applied here."""
+        if opts["padding"] != "same":
+            return inp, (0, 0)
+        _, h, w, _ = self.shapes[tid]
+        dil = opts.get("dilation", (1, 1))
+        ph = _same_padding(h, int(kernel[0]), opts["stride"][0], dil[0])
+        pw = _same_padding(w, int(kernel[1]), opts["stride"][1], dil[1])
+        if ph[0] == ph[1] and pw[0] == pw[1]:
+            return inp, (ph[0], pw[0])
+        return F.pad(inp, (pw[0], pw[1], ph[0], ph[1]), value=value), (0, 0)
