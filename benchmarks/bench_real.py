@@ -166,7 +166,7 @@ def expressions(folder: Path, detectors, methods, n_jobs):
     for det in detectors:
         recs = results[(det, methods[0])]
         lm = np.stack([recs[i].landmarks for i in np.flatnonzero(common)])
-        lm = (lm - lm.mean(1, keepdims=True)) / lm.std(axis=(1, 2), keepdims=True)[..., None]
+        lm = (lm - lm.mean(1, keepdims=True)) / lm.std(axis=(1, 2), keepdims=True)
         s = {
             "svc": score(lm.reshape(len(lm), -1), SVC()),
             "logreg": score(lm.reshape(len(lm), -1), LogisticRegression(max_iter=3000)),

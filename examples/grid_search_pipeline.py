@@ -27,7 +27,7 @@ pipe = make_pipeline(
     Reconstruct3DMM(method="rnet", coef="beta"),
     CoefResNetClassifier(max_epochs=20, batch_size=16, random_state=0),
 )
-grid = GridSearchCV(pipe, {"coefresnetclassifier__module__depth": [18, 34]}, cv=GroupKFold(3))
+grid = GridSearchCV(pipe, {"coefresnetclassifier__module__n_blocks": [1, 2]}, cv=GroupKFold(3))
 grid.fit(X, y, groups=groups)
 print("CoefResNet, best depth:", grid.best_params_, f"accuracy {grid.best_score_:.3f}")
 

@@ -8,8 +8,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk3dmm import CoefResNetClassifier, ImageResNetClassifier
+from sk3dmm.nets import CoefMLP, CoefResNet
 
-FAST = dict(max_epochs=12, random_state=0, module__depth=18, module__width=8, batch_size=32)
+FAST = dict(max_epochs=12, random_state=0, module__width=32, batch_size=32)
+PAPER = dict(module=CoefResNet, max_epochs=12, random_state=0, module__depth=18, module__width=8, batch_size=32)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_random_state_makes_training_identical_and_leaves_torch_rng_alone(blobs)
 
 
 def test_clone_params_and_module_params(blobs):
-    clf = CoefResNetClassifier(**FAST, early_stopping=True, class_weight="balanced")
+    clf = CoefResNetClassifier(**PAPER, early_stopping=True, class_weight="balanced")
     params = clf.get_params()
     assert params["module__depth"] == 18 and params["device"] == "auto" and params["early_stopping"]
     twin = clone(clf)
@@ -63,13 +65,77 @@ def test_clone_params_and_module_params(blobs):
     assert "valid_loss" in twin.history[-1] and len(twin.history) <= 12
 
 
+def test_defaults_are_the_residual_mlp_recipe(blobs):
+    clf = CoefResNetClassifier()
+    p = clf.get_params()
+    assert p["module"] is CoefMLP and p["early_stopping"] and p["lr_schedule"] == "cosine"
+    assert p["label_smoothing"] == 0.1 and p["optimizer__weight_decay"] == 1e-2
+    X, y = blobs
+    clf = CoefResNetClassifier(**{**FAST, "max_epochs": 6}).fit(X, y)
+    assert isinstance(clf.module_, CoefMLP) and clf.hold_out_
+    lrs = [h["event_lr"] for h in clf.history if "event_lr" in h] or [g["lr"] for g in clf.optimizer_.param_groups]
+    assert clf.criterion_.label_smoothing == 0.1
+    assert clf.optimizer_.param_groups[0]["lr"] < 1e-3  # the cosine schedule has lowered it
+    assert lrs
+
+
+def test_paper_resnet_is_an_option(blobs):
+    X, y = blobs
+    clf = CoefResNetClassifier(**PAPER).fit(X[:160], y[:160])
+    assert isinstance(clf.module_, CoefResNet) and clf.score(X[160:], y[160:]) > 0.85
+
+
+def test_early_stopping_restores_the_best_epoch():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 30)).astype(np.float32)
+    y = np.where(X[:, 0] + rng.normal(0, 2.0, 120) > 0, "a", "b")  # noisy: overfits quickly
+    clf = CoefResNetClassifier(max_epochs=80, patience=5, lr=3e-3, random_state=0, label_smoothing=0.0,
+                               module__dropout=0.0, optimizer__weight_decay=0.0).fit(X, y)
+    losses = np.array(clf.history[:, "valid_loss"])
+    assert len(losses) < 80  # it stopped
+    best = int(np.argmin(losses))
+    assert clf.history[best, "valid_loss_best"]
+    # the weights are the best epoch's: re-scoring the held-out part gives that epoch's loss
+    ds_train, ds_valid = clf.get_split_datasets(clf._prepare(X, fitting=False), clf.label_encoder_.transform(y))
+    import torch
+
+    idx = ds_valid.indices
+    with torch.no_grad():
+        logits = clf.module_.eval()(torch.as_tensor(ds_valid.dataset.X[idx]))
+        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(ds_valid.dataset.y[idx])).item()
+    assert loss == pytest.approx(losses[best], rel=1e-4)
+
+
+def test_tiny_training_sets_train_whole():
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    y = np.array(["a", "a", "b", "b", "c", "d"])  # classes c and d have one sample
+    clf = CoefResNetClassifier(max_epochs=3, random_state=0).fit(X, y)
+    assert not clf.hold_out_ and len(clf.history) == 3 and "valid_loss" not in clf.history[-1]
+
+
+def test_mixup_trains_and_is_deterministic(blobs):
+    X, y = blobs
+    a = CoefResNetClassifier(**FAST, mixup=0.4).fit(X[:160], y[:160])
+    b = CoefResNetClassifier(**FAST, mixup=0.4).fit(X[:160], y[:160])
+    np.testing.assert_array_equal(a.predict_proba(X[160:]), b.predict_proba(X[160:]))
+    assert a.score(X[160:], y[160:]) > 0.85
+
+
+def test_gridsearch_over_module_parameters(blobs):
+    X, y = blobs
+    grid = GridSearchCV(CoefResNetClassifier(**FAST), {"module__n_blocks": [1, 2], "module__dropout": [0.0, 0.3]},
+                        cv=2).fit(X, y)
+    assert grid.best_params_["module__n_blocks"] in (1, 2)
+    assert len(grid.best_estimator_.module_.blocks) == grid.best_params_["module__n_blocks"]
+
+
 def test_pipeline_gridsearch_and_cross_val(blobs):
     X, y = blobs
     pipe = make_pipeline(StandardScaler(), CoefResNetClassifier(**FAST))
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.mean() > 0.85
-    grid = GridSearchCV(CoefResNetClassifier(**FAST), {"module__width": [4, 8]}, cv=2).fit(X, y)
-    assert grid.best_params_["module__width"] in (4, 8)
+    grid = GridSearchCV(CoefResNetClassifier(**FAST), {"module__width": [16, 32]}, cv=2).fit(X, y)
+    assert grid.best_params_["module__width"] in (16, 32)
 
 
 def test_class_weight_balanced_shifts_predictions_to_the_rare_class():

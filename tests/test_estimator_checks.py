@@ -67,7 +67,7 @@ COEF_RESNET_EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    [CoefResNetClassifier(max_epochs=20, random_state=0, module__depth=18, module__width=8, batch_size=32)],
+    [CoefResNetClassifier(max_epochs=20, random_state=0, module__width=32, batch_size=32)],
     expected_failed_checks=lambda est: COEF_RESNET_EXPECTED_FAILURES,
 )
 def test_sklearn_compatible_coef_resnet(estimator, check):

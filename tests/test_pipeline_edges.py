@@ -115,14 +115,14 @@ def test_warm_start_continues_and_sample_weight_is_refused():
     X = rng.normal(size=(80, 10)).astype(np.float32)
     y = np.where(X[:, 0] > 0, "x", "y")
     clf = CoefResNetClassifier(
-        max_epochs=3, warm_start=True, random_state=0, module__depth=18, module__width=8
+        max_epochs=3, warm_start=True, random_state=0, module__width=32
     )
     clf.fit(X, y)
     weights = [p.detach().clone() for p in clf.module_.parameters()]
     clf.fit(X, y)
     assert len(clf.history) == 6  # 3 more epochs on the same net
     assert any(not np.allclose(w, p.detach()) for w, p in zip(weights, clf.module_.parameters()))
-    cold = CoefResNetClassifier(max_epochs=3, random_state=0, module__depth=18, module__width=8)
+    cold = CoefResNetClassifier(max_epochs=3, random_state=0, module__width=32)
     cold.fit(X, y).fit(X, y)
     assert len(cold.history) == 3  # without warm_start, fit starts again
     with pytest.raises(ValueError, match="classes \\['z'\\] the fitted net does not know"):

@@ -263,7 +263,7 @@ class MediaPipeFaceMesh:
         if x1 <= x0 or y1 <= y0:  # ROI outside the photo: sample its nearest edge pixel
             x0, y0 = min(max(0, x0), w - 1), min(max(0, y0), h - 1)
             x1, y1 = x0 + 1, y0 + 1
-        region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).to(self.device)
+        region = torch.from_numpy(np.array(image[y0:y1, x0:x1])).to(self.device)  # a copy: writable
         img = region.permute(2, 0, 1)[None].float() / 255.0
         rh, rw = y1 - y0, x1 - x0
         # crop pixel centres u, v in (-0.5, 0.5) -> photo coordinates (pixel edges at integers,

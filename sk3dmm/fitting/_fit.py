@@ -43,6 +43,33 @@ class LandmarkFit:
     reprojection_error: torch.Tensor
 
 
+MAX_POINTS_PER_CHUNK = 68 * 512  # faces x points fitted at once (about 0.5 GB in float64 at 153 coefficients)
+
+
+def _fit_in_chunks(model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, **kwargs) -> LandmarkFit:
+    """:func:`fit_shape_and_pose` over consecutive chunks of faces, results concatenated."""
+    n = len(landmarks)
+
+    fits = []
+    for s in range(0, n, chunk):
+        sl = slice(s, min(n, s + chunk))
+        f = np.asarray(focal, dtype=np.float64)
+        c = np.asarray(center, dtype=np.float64)
+        w = None if weights is None else np.asarray(weights)
+        fits.append(
+            fit_shape_and_pose(
+                model,
+                np.asarray(landmarks)[sl],
+                f[sl] if f.ndim == 1 else f,
+                c[sl] if c.ndim == 2 else c,
+                weights=None if w is None else (w[sl] if w.ndim == 2 else w),
+                fixed_shape=None if fixed_shape is None else tuple(np.asarray(v)[sl] for v in fixed_shape),
+                **kwargs,
+            )
+        )
+    return LandmarkFit(**{k: torch.cat([getattr(f, k) for f in fits]) for k in LandmarkFit.__dataclass_fields__})
+
+
 def default_focal(image_size: tuple[int, int] | np.ndarray) -> np.ndarray:
     """A typical portrait lens: focal length 1.2 x the longer image side (about 45 degrees)."""
     size = np.asarray(image_size, dtype=np.float64).reshape(-1, 2)
@@ -103,8 +130,17 @@ def fit_shape_and_pose(
     -------
     LandmarkFit
     """
-    x2d = torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)
     n_pts = 68 if landmark_vertices is None else len(landmark_vertices)
+    n_faces = len(landmarks)
+    chunk = max(1, MAX_POINTS_PER_CHUNK // n_pts)
+    if n_faces > chunk:  # bounded memory: the linear systems grow with faces x points
+        return _fit_in_chunks(
+            model, landmarks, focal, center, chunk,
+            n_iter=n_iter, identity_reg=identity_reg, expression_reg=expression_reg, contour=contour,
+            weights=weights, fixed_shape=fixed_shape, landmark_vertices=landmark_vertices, device=device,
+            dtype=dtype,
+        )  # fmt: skip
+    x2d = torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)
     if x2d.ndim != 3 or x2d.shape[1:] != (n_pts, 2):
         raise ValueError(f"landmarks must have shape (n, {n_pts}, 2), got {tuple(x2d.shape)}")
     if not torch.isfinite(x2d).all():

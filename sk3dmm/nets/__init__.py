@@ -1,6 +1,6 @@
 """Networks in plain torch: ResNet / MobileNet backbones, R-Net, and the classifier modules."""
 
-from ._classifier_nets import CoefResNet, ImageResNet
+from ._classifier_nets import CoefMLP, CoefResNet, ImageResNet
 from ._deep3d import load_deep3d_rnet, load_deep3d_template
 from ._embedded import RNetBundle, load_rnet
 from ._export import export_rnet
@@ -13,6 +13,7 @@ from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
 __all__ = [
     "BACKBONES",
     "DEEP3D_SIZES",
+    "CoefMLP",
     "CoefResNet",
     "HybridLoss",
     "ImageResNet",
