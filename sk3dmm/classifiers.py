@@ -24,7 +24,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import is_dataset
 from torch import nn
 
-from .nets import CoefMLP, CoefResNet, ImageResNet
+from .nets import CoefMLP, ImageResNet
 
 
 class _AutoDevice:
@@ -149,7 +149,9 @@ class _SklearnNet(NeuralNetClassifier):
                 self.class_weight_ = None
         if not warm:
             # validation data for early stopping: the user's train_split, or a stratified hold-out
-            self.hold_out_ = bool(self.early_stopping and (self.train_split is not None or self._can_hold_out(y_enc)))
+            self.hold_out_ = bool(
+                self.early_stopping and (self.train_split is not None or self._can_hold_out(y_enc))
+            )
         with _seeded(self.random_state):
             if not warm:
                 self.initialize()

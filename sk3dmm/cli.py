@@ -139,16 +139,21 @@ def experiments(args: argparse.Namespace) -> int:
         )
 
     angles = tuple(args.angles)
+    if args.quick:  # a smoke run: few people, two folds, few epochs, no paper ResNet
+        args.n_identities, args.folds, args.epochs = min(args.n_identities, 10), 2, 3
     settings = dict(
         n_splits=args.folds,
         epochs=args.epochs,
         image_size=args.image_size,
         image_width=args.image_width,
         seed=args.seed,
+        paper_resnet=not args.quick and not args.no_paper_resnet,
     )
     if args.kdef or args.fei:
         if args.kdef:
-            data = kdef_faceset(args.kdef, angles, n_jobs=args.n_jobs, method=args.method)
+            data = kdef_faceset(
+                args.kdef, angles, n_jobs=args.n_jobs, method=args.method, detector=args.detector
+            )
             run_experiments(
                 data,
                 tasks=[t for t in TASKS if t.name != "gender"] + [t for t in TASKS if t.name == "gender"],
@@ -156,7 +161,9 @@ def experiments(args: argparse.Namespace) -> int:
                 **settings,
             )
         if args.fei:
-            data = fei_faceset(args.fei, args.fei_gender, n_jobs=args.n_jobs, method=args.method)
+            data = fei_faceset(
+                args.fei, args.fei_gender, n_jobs=args.n_jobs, method=args.method, detector=args.detector
+            )
             run_experiments(
                 data,
                 tasks=[t for t in TASKS if t.name != "expression"],
@@ -165,7 +172,14 @@ def experiments(args: argparse.Namespace) -> int:
             )
         return 0
     data = synthetic_faceset(
-        args.n_identities, args.size, angles, args.seed, progress=True, n_jobs=args.n_jobs
+        args.n_identities,
+        args.size,
+        angles,
+        args.seed,
+        progress=True,
+        n_jobs=args.n_jobs,
+        method=args.method,
+        detector=args.detector,
     )
     run_experiments(data, out_dir=args.out, **settings)
     return 0
@@ -238,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
     e.add_argument(
         "--method", default="rnet", choices=["rnet", "landmarks"], help="how coefficients are obtained"
+    )
+    e.add_argument(
+        "--detector", default="hog", choices=["hog", "cnn", "mediapipe"], help="face detector and landmarks"
+    )
+    e.add_argument("--quick", action="store_true", help="a smoke run: 10 people, 2 folds, 3 epochs")
+    e.add_argument(
+        "--no-paper-resnet", action="store_true", help="leave out the paper's 1-D ResNet-34 on coefficients"
     )
     e.add_argument("--n-identities", type=int, default=20, help="synthetic people")
     e.add_argument("--size", type=int, default=160, help="synthetic image size")

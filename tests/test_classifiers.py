@@ -11,7 +11,9 @@ from sk3dmm import CoefResNetClassifier, ImageResNetClassifier
 from sk3dmm.nets import CoefMLP, CoefResNet
 
 FAST = dict(max_epochs=12, random_state=0, module__width=32, batch_size=32)
-PAPER = dict(module=CoefResNet, max_epochs=12, random_state=0, module__depth=18, module__width=8, batch_size=32)
+PAPER = dict(
+    module=CoefResNet, max_epochs=12, random_state=0, module__depth=18, module__width=8, batch_size=32
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,9 @@ def test_defaults_are_the_residual_mlp_recipe(blobs):
     X, y = blobs
     clf = CoefResNetClassifier(**{**FAST, "max_epochs": 6}).fit(X, y)
     assert isinstance(clf.module_, CoefMLP) and clf.hold_out_
-    lrs = [h["event_lr"] for h in clf.history if "event_lr" in h] or [g["lr"] for g in clf.optimizer_.param_groups]
+    lrs = [h["event_lr"] for h in clf.history if "event_lr" in h] or [
+        g["lr"] for g in clf.optimizer_.param_groups
+    ]
     assert clf.criterion_.label_smoothing == 0.1
     assert clf.optimizer_.param_groups[0]["lr"] < 1e-3  # the cosine schedule has lowered it
     assert lrs
@@ -89,14 +93,23 @@ def test_early_stopping_restores_the_best_epoch():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(120, 30)).astype(np.float32)
     y = np.where(X[:, 0] + rng.normal(0, 2.0, 120) > 0, "a", "b")  # noisy: overfits quickly
-    clf = CoefResNetClassifier(max_epochs=80, patience=5, lr=3e-3, random_state=0, label_smoothing=0.0,
-                               module__dropout=0.0, optimizer__weight_decay=0.0).fit(X, y)
+    clf = CoefResNetClassifier(
+        max_epochs=80,
+        patience=5,
+        lr=3e-3,
+        random_state=0,
+        label_smoothing=0.0,
+        module__dropout=0.0,
+        optimizer__weight_decay=0.0,
+    ).fit(X, y)
     losses = np.array(clf.history[:, "valid_loss"])
     assert len(losses) < 80  # it stopped
     best = int(np.argmin(losses))
     assert clf.history[best, "valid_loss_best"]
     # the weights are the best epoch's: re-scoring the held-out part gives that epoch's loss
-    ds_train, ds_valid = clf.get_split_datasets(clf._prepare(X, fitting=False), clf.label_encoder_.transform(y))
+    ds_train, ds_valid = clf.get_split_datasets(
+        clf._prepare(X, fitting=False), clf.label_encoder_.transform(y)
+    )
     import torch
 
     idx = ds_valid.indices
@@ -123,8 +136,9 @@ def test_mixup_trains_and_is_deterministic(blobs):
 
 def test_gridsearch_over_module_parameters(blobs):
     X, y = blobs
-    grid = GridSearchCV(CoefResNetClassifier(**FAST), {"module__n_blocks": [1, 2], "module__dropout": [0.0, 0.3]},
-                        cv=2).fit(X, y)
+    grid = GridSearchCV(
+        CoefResNetClassifier(**FAST), {"module__n_blocks": [1, 2], "module__dropout": [0.0, 0.3]}, cv=2
+    ).fit(X, y)
     assert grid.best_params_["module__n_blocks"] in (1, 2)
     assert len(grid.best_estimator_.module_.blocks) == grid.best_params_["module__n_blocks"]
 

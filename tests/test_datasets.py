@@ -152,3 +152,39 @@ def test_degrade_photos_records_what_it_did(small_set):
 def test_repeats_give_more_photos_per_combination():
     f = make_synthetic_faces(1, image_size=48, expressions=("HA",), angles=("S",), repeats=3, random_state=0)
     assert len(f.frame) == 3 and len(set(f.gamma[:, 0])) == 3
+
+
+@pytest.mark.parametrize("layout", ["per_person", "flat", "lower_case", "kdef_and_akdef"])
+def test_load_kdef_layouts_people_have(tmp_path, layout):
+    img = Image.fromarray(np.zeros((20, 20, 3), np.uint8))
+    names = ["AF01AFS.JPG", "AF01HAHL.JPG", "BM02NEFR.JPG", "AM02SUS.JPG"]  # a few, others "missing"
+    root = tmp_path / "KDEF_and_AKDEF" / "KDEF" if layout == "kdef_and_akdef" else tmp_path
+    for name in names:
+        folder = root if layout == "flat" else root / name[:4]
+        folder.mkdir(parents=True, exist_ok=True)
+        fname = name.lower() if layout == "lower_case" else name
+        img.save(folder / fname, format="JPEG")
+    if layout == "kdef_and_akdef":  # AKDEF's averaged faces do not follow KDEF's names
+        (tmp_path / "KDEF_and_AKDEF" / "AKDEF").mkdir()
+        img.save(tmp_path / "KDEF_and_AKDEF" / "AKDEF" / "AFAFS.JPG", format="JPEG")
+        with pytest.warns(MisnamedFileWarning, match="AFAFS.JPG"):
+            kdef = load_kdef(tmp_path / "KDEF_and_AKDEF")
+    else:
+        kdef = load_kdef(tmp_path)
+    frame = kdef.frame.sort_values("path").reset_index(drop=True)
+    by_file = {p.split("/")[-1].upper(): row for p, row in zip(frame["path"], frame.itertuples())}
+    assert sorted(by_file) == sorted(names)
+    assert by_file["AF01AFS.JPG"].expression == "afraid" and by_file["AF01AFS.JPG"].angle == "S"
+    assert by_file["AF01HAHL.JPG"].expression == "happy" and by_file["AF01HAHL.JPG"].angle == "HL"
+    assert by_file["BM02NEFR.JPG"].identity == "M02" and by_file["BM02NEFR.JPG"].session == "B"
+    assert by_file["AM02SUS.JPG"].gender == "male"
+
+
+def test_load_kdef_never_mislabels_a_file_in_the_wrong_person_folder(tmp_path):
+    img = Image.fromarray(np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "af01").mkdir()
+    img.save(tmp_path / "af01" / "af01has.jpg", format="JPEG")
+    img.save(tmp_path / "af01" / "AM05HAS.JPG", format="JPEG")
+    with pytest.warns(MisnamedFileWarning, match="file of AM05 inside folder af01"):
+        kdef = load_kdef(tmp_path)
+    assert kdef.frame["identity"].tolist() == ["F01"]

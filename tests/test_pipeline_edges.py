@@ -114,9 +114,7 @@ def test_warm_start_continues_and_sample_weight_is_refused():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 10)).astype(np.float32)
     y = np.where(X[:, 0] > 0, "x", "y")
-    clf = CoefResNetClassifier(
-        max_epochs=3, warm_start=True, random_state=0, module__width=32
-    )
+    clf = CoefResNetClassifier(max_epochs=3, warm_start=True, random_state=0, module__width=32)
     clf.fit(X, y)
     weights = [p.detach().clone() for p in clf.module_.parameters()]
     clf.fit(X, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from sklearn.utils import Bunch
 
 from ._folders import image_files, read_images, report_misnamed
 from ._kdef_names import ANGLES, EXPRESSIONS, GENDERS, KDEF_PATTERN
+
+KDEF_FOLDER = re.compile(r"^[AB][FM]\d{2}$")  # a per-person folder such as AF01
 
 KDEF_TARGETS = ("expression", "identity", "gender", "angle", "session")
 
@@ -25,7 +28,9 @@ def load_kdef(
     """Index (and optionally read) a KDEF folder.
 
     KDEF names every photo ``<session><gender><id><expression><angle>.JPG`` in a folder per
-    session and person, e.g. ``AF01/AF01AFS.JPG``: session A or B, F or M, person 01-35,
+    session and person, e.g. ``AF01/AF01AFS.JPG``; copies also come as one flat folder, with
+    ``.jpg`` or lower-case names, inside ``KDEF_and_AKDEF/KDEF/``, or with a few files
+    missing: all are read (any depth below ``root``; names decide the labels): session A or B, F or M, person 01-35,
     expression AF (afraid), AN (angry), DI (disgusted), HA (happy), NE (neutral), SA (sad),
     SU (surprised), angle FL, HL, S, HR, FR (full left, half left, straight, half right,
     full right). Labels come from the file name only.
@@ -71,20 +76,21 @@ def load_kdef(
         if m is None:
             problems.append((path, "name is not <session><gender><id><expression><angle>.JPG"))
             continue
-        prefix = path.name[:4]
-        if path.parent != Path(root) and path.parent.name.upper() != prefix.upper():
+        prefix = path.name[:4].upper()
+        folder = path.parent.name.upper()
+        if KDEF_FOLDER.match(folder) and folder != prefix:
             problems.append((path, f"file of {prefix} inside folder {path.parent.name}"))
             continue
-        g = m["gender"]
+        g, code, angle = m["gender"].upper(), m["expression"].upper(), m["angle"].upper()
         rows.append(
             {
-                "session": m["session"],
+                "session": m["session"].upper(),
                 "gender": GENDERS[g],
                 "identity": f"{g}{m['person']}",
-                "expression": EXPRESSIONS[m["expression"]],
-                "expression_code": m["expression"],
-                "angle": m["angle"],
-                "yaw": ANGLES[m["angle"]],
+                "expression": EXPRESSIONS[code],
+                "expression_code": code,
+                "angle": angle,
+                "yaw": ANGLES[angle],
                 "path": str(path),
             }
         )

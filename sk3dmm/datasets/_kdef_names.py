@@ -18,7 +18,8 @@ GENDERS = {"F": "female", "M": "male"}
 
 KDEF_PATTERN = re.compile(
     r"^(?P<session>[AB])(?P<gender>[FM])(?P<person>\d{2})(?P<expression>AF|AN|DI|HA|NE|SA|SU)"
-    r"(?P<angle>FL|HL|S|HR|FR)\.(?:JPG|jpg|JPEG|jpeg|png|PNG)$"
+    r"(?P<angle>FL|HL|S|HR|FR)\.(?:JPG|JPEG|PNG)$",
+    re.IGNORECASE,  # copies come as AF01AFS.JPG, AF01AFS.jpg or af01afs.jpg
 )
 
 

@@ -46,7 +46,9 @@ class LandmarkFit:
 MAX_POINTS_PER_CHUNK = 68 * 512  # faces x points fitted at once (about 0.5 GB in float64 at 153 coefficients)
 
 
-def _fit_in_chunks(model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, **kwargs) -> LandmarkFit:
+def _fit_in_chunks(
+    model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, **kwargs
+) -> LandmarkFit:
     """:func:`fit_shape_and_pose` over consecutive chunks of faces, results concatenated."""
     n = len(landmarks)
 
@@ -67,7 +69,9 @@ def _fit_in_chunks(model, landmarks, focal, center, chunk: int, *, weights, fixe
                 **kwargs,
             )
         )
-    return LandmarkFit(**{k: torch.cat([getattr(f, k) for f in fits]) for k in LandmarkFit.__dataclass_fields__})
+    return LandmarkFit(
+        **{k: torch.cat([getattr(f, k) for f in fits]) for k in LandmarkFit.__dataclass_fields__}
+    )
 
 
 def default_focal(image_size: tuple[int, int] | np.ndarray) -> np.ndarray:

@@ -129,10 +129,15 @@ def _set_loss(loss_fn: HybridLoss, agg: torch.Tensor, slot: torch.Tensor, photos
 def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
     """Per-set k-means with k=2: the centroid of the larger cluster (ties: the tighter one).
 
-    Sets of one or two photos have no majority, so they return the mean.
+    Sets of one or two photos have no majority, so they return the mean. For three photos the
+    optimal 2-clustering is exact and cheap: the closest pair is the majority.
     """
     if len(rows) < 3:
         return rows.mean(0)
+    if len(rows) == 3:
+        pairs = ((0, 1), (0, 2), (1, 2))
+        i, j = min(pairs, key=lambda p: float(((rows[p[0]] - rows[p[1]]) ** 2).sum()))
+        return (rows[i] + rows[j]) / 2
     km = KMeans(2, n_init=4, random_state=random_state).fit(rows)
     counts = np.bincount(km.labels_, minlength=2)
     if counts[0] == counts[1]:
