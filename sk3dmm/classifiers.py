@@ -271,8 +271,9 @@ class _SklearnNet(NeuralNetClassifier):
 COEF_DEFAULTS = {
     "max_epochs": 200,
     "lr": 1e-3,
-    "batch_size": 64,
+    "batch_size": 128,
     "optimizer__weight_decay": 1e-2,
+    "optimizer__foreach": True,  # one fused update over all weights: 2-3x faster steps on CPU
     "early_stopping": True,
     "patience": 25,
     "label_smoothing": 0.1,
@@ -298,9 +299,9 @@ class CoefResNetClassifier(_SklearnNet):
     ----------
     module : torch module class, default=CoefMLP
         Gets ``n_features`` and ``n_classes`` from the data and ``module__*`` parameters,
-        e.g. ``module__width=512``, ``module__n_blocks=3``, ``module__dropout=0.3``; for
+        e.g. ``module__width=256``, ``module__n_blocks=3``, ``module__dropout=0.3``; for
         ``CoefResNet``: ``module__depth``, ``module__width``, ``module__dropout``.
-    max_epochs, lr, batch_size, optimizer : default=200, 1e-3, 64, AdamW
+    max_epochs, lr, batch_size, optimizer : default=200, 1e-3, 128, AdamW
         ``optimizer__weight_decay`` (default 1e-2) etc. reach the optimizer.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` (default 0.15, stratified) and stop after

@@ -226,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--weights", default=None, help="R-Net weights for --method rnet, e.g. Deep3DFaceRecon's epoch_20.pth"
     )
     p.add_argument("--template", default=None, help="similarity_Lm3D_all.mat, with Deep3DFaceRecon weights")
-    p.add_argument("--detector", default=defaults["detector"], choices=["hog", "cnn", "face_alignment"])
+    p.add_argument(
+        "--detector", default=defaults["detector"], choices=["mediapipe", "hog", "cnn", "face_alignment"]
+    )
     p.add_argument(
         "--on-error",
         default=defaults["on_error"],
@@ -254,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--method", default="rnet", choices=["rnet", "landmarks"], help="how coefficients are obtained"
     )
     e.add_argument(
-        "--detector", default="hog", choices=["hog", "cnn", "mediapipe"], help="face detector and landmarks"
+        "--detector",
+        default=_reconstruct_defaults()["detector"],
+        choices=["mediapipe", "hog", "cnn"],
+        help="face detector and landmarks",
     )
     e.add_argument("--quick", action="store_true", help="a smoke run: 10 people, 2 folds, 3 epochs")
     e.add_argument(

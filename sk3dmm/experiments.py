@@ -107,7 +107,13 @@ def coefficient_models(random_state: int, epochs: int, paper_resnet: bool = True
 
 
 def reconstruct(
-    images, frame: pd.DataFrame, description: str, n_jobs=None, progress=True, method="rnet", detector="hog"
+    images,
+    frame: pd.DataFrame,
+    description: str,
+    n_jobs=None,
+    progress=True,
+    method="rnet",
+    detector="mediapipe",
 ) -> FaceSet:
     """Coefficients of every photo (``method`` of Reconstruct3DMM); photos without a detected
     face are dropped (the count is kept in ``extra``)."""
@@ -285,9 +291,9 @@ def run_identity_sets(data: FaceSet, seed: int, progress: bool = True) -> tuple[
     n_id = data.alpha.shape[1]
 
     def as_sets(sets):
-        return [
-            ImageSet(coefs[list(idx)], names, [recons[i] for i in idx] if recons else None) for _, idx in sets
-        ]
+        if recons is None or names is None:  # plain coefficient arrays: C-Net is left out
+            return [coefs[list(idx)] for _, idx in sets]
+        return [ImageSet(coefs[list(idx)], names, [recons[i] for i in idx]) for _, idx in sets]
 
     y_train = np.array([p for p, _ in train])
     y_valid = np.array([p for p, _ in valid])
@@ -346,7 +352,7 @@ def synthetic_faceset(
     progress: bool,
     n_jobs=None,
     method: str = "rnet",
-    detector: str = "hog",
+    detector: str = "mediapipe",
 ) -> FaceSet:
     from .datasets import make_synthetic_faces
 
@@ -370,7 +376,7 @@ def synthetic_faceset(
     )
 
 
-def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet", detector="hog") -> FaceSet:
+def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet", detector="mediapipe") -> FaceSet:
     from .datasets import load_kdef
 
     kdef = load_kdef(root, angles=angles)
@@ -386,7 +392,7 @@ def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet", detect
     )
 
 
-def fei_faceset(root, gender, n_jobs=None, progress=True, method="rnet", detector="hog") -> FaceSet:
+def fei_faceset(root, gender, n_jobs=None, progress=True, method="rnet", detector="mediapipe") -> FaceSet:
     from .datasets import load_fei
 
     fei = load_fei(root, target="gender", gender=gender)

@@ -76,8 +76,10 @@ def identity_sets(
 
 def scaled_identity_sets(frame: pd.DataFrame, set_size: int = 3, n_people: int = 10, random_state=0):
     """The identity protocol at the paper's 20 : 15 proportion for people with fewer photos:
-    ``n_train = round(4/7 m)``, ``n_valid = m - n_train`` for the smallest photo count ``m``."""
+    ``n_train = round(4/7 m)``, ``n_valid = m - n_train`` for the smallest photo count ``m``,
+    with up to ``n_people`` people."""
     people = sorted(frame["identity"].unique())[:n_people]
+    n_people = len(people)
     m = int(frame["identity"].value_counts()[people].min())
     n_train = round(m * 20 / 35)
     if min(n_train, m - n_train) < set_size:

@@ -10,7 +10,7 @@ Reconstruct3DMM and ImageResNetClassifier take images or paths, not 2-D numeric 
 the generic checks do not apply; tests/test_reconstruct.py and tests/test_classifiers.py cover
 their contract (clone, params, pipelines, CV).
 
-CoefResNetClassifier passes every check but four, each listed below with the reason.
+CoefResNetClassifier passes every check but two, each listed below with the reason.
 """
 
 import numpy as np
@@ -59,11 +59,7 @@ COEF_RESNET_EXPECTED_FAILURES = {
     "makes module__* reachable from GridSearchCV",
     "check_set_params": "skorch's set_params re-initialises the component a parameter belongs to, "
     "which fails for the arbitrary values the check sets",
-    "check_methods_subset_invariance": "float32 batched convolutions give results that differ "
-    "in the 7th digit with the batch's composition (oneDNN/MKL kernel choice)",
-    "check_class_weight_classifiers": "needs balanced accuracy > 0.87 after the short training "
-    "these checks can afford; class_weight itself is tested in tests/test_classifiers.py",
-}
+}  # the residual MLP now passes check_methods_subset_invariance and check_class_weight_classifiers
 
 
 @parametrize_with_checks(

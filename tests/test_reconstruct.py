@@ -128,9 +128,11 @@ def test_parallel_detection_matches_serial(face_photos):
     serial = Reconstruct3DMM(cache=False, precision="float64")
     parallel = Reconstruct3DMM(cache=False, precision="float64", n_jobs=2)
     a, b = serial.fit_transform(face_photos[:4]), parallel.fit_transform(face_photos[:4])
-    # what n_jobs changes (detection in worker processes) must give identical landmarks
+    # what n_jobs changes (detection in worker processes) must give the same landmarks; the
+    # MediaPipe networks run in float32 with the worker's own thread count, so the last bits
+    # (1e-5 px) may differ
     for r, q in zip(serial.reconstructions_, parallel.reconstructions_):
-        np.testing.assert_array_equal(r.landmarks, q.landmarks)
+        np.testing.assert_allclose(r.landmarks, q.landmarks, atol=1e-3)
     # the fit itself runs in this process; BLAS may differ in the last bits between calls
     # (MKL chooses kernels by memory alignment), which float64 keeps far below 1e-3
     np.testing.assert_allclose(a, b, atol=1e-3)

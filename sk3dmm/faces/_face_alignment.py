@@ -40,7 +40,7 @@ def _aligner(device: str):
     if missing:
         raise ModelFileError(
             f"face-alignment weights {missing} are not in {hub_checkpoints()}; sk3dmm does not download "
-            "them. Run face-alignment once where the network is reachable, or use detector='hog'."
+            "them. Run face-alignment once where the network is reachable, or use detector='mediapipe' or 'hog'."
         )
     try:
         import face_alignment

@@ -141,6 +141,9 @@ class MediaPipeFaceMesh:
         Detector score threshold (MediaPipe's default).
     max_faces : int or None, default=None
         Keep at most this many faces per photo (best scores first).
+    min_mesh_score : float, default=0.1
+        Faces whose landmark network gives a face probability below this are dropped (the
+        detector alone fires on some textures; the mesh network then says "no face").
     refine : int, default=0
         Extra passes of the landmark network on the region found by the previous pass (MediaPipe's
         tracking step, here on still photos); 0 uses the detector's region only.
@@ -159,9 +162,11 @@ class MediaPipeFaceMesh:
         min_score: float = 0.5,
         max_faces: int | None = None,
         refine: int = 0,
+        min_mesh_score: float = 0.1,
     ):
         self.device = torch.device(device)
         self.refine = refine
+        self.min_mesh_score = min_mesh_score
         self.min_score = min_score
         self.max_faces = max_faces
         self.detector = _cached_graph(DETECTOR_FILE, str(self.device))
@@ -287,6 +292,8 @@ class MediaPipeFaceMesh:
             meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
         out: list[list[MeshDetection]] = [[] for _ in images]
         for (i, (box, score, pts)), mesh, ms in zip(flat, meshes, mesh_scores):
+            if ms < self.min_mesh_score:
+                continue
             out[i].append(
                 MeshDetection(
                     box=box.astype(np.float32),

@@ -37,7 +37,7 @@ class CoefMLP(nn.Module):
     Parameters
     ----------
     n_features, n_classes : int
-    width : int, default=256
+    width : int, default=128
         Width of the residual stream.
     n_blocks : int, default=2
         Residual blocks (each LayerNorm, Linear to ``2 * width``, GELU, dropout, Linear back).
@@ -51,7 +51,7 @@ class CoefMLP(nn.Module):
         self,
         n_features: int,
         n_classes: int,
-        width: int = 256,
+        width: int = 128,
         n_blocks: int = 2,
         dropout: float = 0.2,
         input_dropout: float = 0.0,
