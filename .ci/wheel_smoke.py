@@ -4,7 +4,8 @@ Usage: python wheel_smoke.py SOURCE_TREE
 
 Fails (non-zero exit) when the import resolves to the source tree, when any file of the
 source tree's embedded data folders is missing from the installed package, or when any
-embedded model (ICT model, dlib HOG and CNN detectors with the 68-point predictor, R-Net,
+embedded model (ICT model, MediaPipe's detector and face mesh with the ICT correspondence,
+dlib HOG and CNN detectors with the 68-point predictor, R-Net,
 C-Net) cannot run on the one real photo tests may use.
 """
 
@@ -30,10 +31,11 @@ print(f"all {len(shipped)} embedded files installed")
 
 photo = astronaut()
 photos = [photo, photo[:, ::-1].copy(), photo[20:480, 10:500].copy()]
-for detector in ("hog", "cnn"):
+for detector in ("mediapipe", "hog", "cnn"):
     faces = detect_faces(photo, detector)
     assert faces and faces[0].landmarks.shape == (68, 2), detector
-    print(f"dlib {detector} detector + 68 landmarks: ok")
+    print(f"{detector} detector + landmarks: ok")
+assert detect_faces(photo, "mediapipe")[0].mesh.shape == (468, 3)
 for method in ("landmarks", "rnet"):
     coefs = Reconstruct3DMM(method=method).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
