@@ -42,7 +42,9 @@ def photos_and_labels(folder: str | None, limit: int):
 
 def search(X, y, cache) -> float:
     clear_cache()
-    pipe = make_pipeline(Reconstruct3DMM(coef="beta", cache=cache, on_error="nan"), StandardScaler(), SVC())
+    pipe = make_pipeline(
+        Reconstruct3DMM(coef="beta", cache=cache, on_error="nan", detector="hog"), StandardScaler(), SVC()
+    )
     grid = GridSearchCV(pipe, {"svc__C": [0.1, 1.0, 10.0]}, cv=3, n_jobs=2, error_score="raise")
     t0 = time.perf_counter()
     grid.fit(X, y)

@@ -63,7 +63,10 @@ def main() -> None:
     tune_faces = make_synthetic_faces(args.n_identities, random_state=303, **kw)
     test_faces = make_synthetic_faces(args.n_identities, random_state=304, **kw)
     tune_images, test_shifted = new_camera(tune_faces.images), new_camera(test_faces.images)
-    settings = dict(method="rnet", coef=("alpha", "beta"), on_error="nan", precision="float64")
+    # dlib's 68 points, as when the README's figures were made
+    settings = dict(
+        method="rnet", coef=("alpha", "beta"), on_error="nan", precision="float64", detector="hog"
+    )
     base = Reconstruct3DMM(**settings).fit()
     variants = {
         "fine-tuned, Deep3DFaceRecon's weights": None,
@@ -99,7 +102,9 @@ def main() -> None:
         **settings, fine_tune=True, fine_tune_epochs=20, fine_tune_lr=3e-4, random_state=0
     ).fit(pair)
     after = real.reconstruct([photo])[0].reprojection_error
-    landmarks_only = Reconstruct3DMM(coef="alpha").fit().reconstruct([photo])[0].reprojection_error
+    landmarks_only = (
+        Reconstruct3DMM(coef="alpha", detector="hog").fit().reconstruct([photo])[0].reprojection_error
+    )
     head = (
         f"{args.n_identities} people to fine-tune on ({len(tune_images)} renders, "
         f"{args.epochs} epochs, lr {args.lr}, {max(tune_s.values()):.0f} s or less each including detection), "

@@ -179,7 +179,7 @@ def expressions(folder: Path, detectors, methods, n_jobs):
         }
         data[f"{det} 68 landmarks raw"] = s
         rows.append(
-            f"| {det}'s 68 points, raw (centred, scaled) | {100 * s['svc']:.1f}% | {100 * s['logreg']:.1f}% |"
+            f"| {det}'s 68 points, raw (centred, scaled) | {100 * s['svc']:.1f}% | {100 * s['logreg']:.1f}% | - |"
         )
     recs = results[(detectors[0], "landmarks" if "landmarks" in methods else methods[0])]
     crops = [recs[i].crop for i in np.flatnonzero(common)]

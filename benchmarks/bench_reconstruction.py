@@ -51,7 +51,7 @@ def main() -> None:
     zero_a, zero_b = np.zeros_like(faces.alpha), np.zeros_like(faces.beta)
 
     t0 = time.perf_counter()
-    est = Reconstruct3DMM(coef=("alpha", "beta"), on_error="nan", progress=True)
+    est = Reconstruct3DMM(coef=("alpha", "beta"), on_error="nan", progress=True, detector="hog")
     photo = est.fit_transform(faces.images)
     photo_s = time.perf_counter() - t0
     ok = np.isfinite(photo).all(1)

@@ -40,7 +40,9 @@ def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
     rows = []
     results = {}
     for method in ("landmarks", "rnet"):
-        est = Reconstruct3DMM(method=method, coef=("alpha", "beta", "pose"), on_error="nan", progress=True)
+        est = Reconstruct3DMM(
+            method=method, coef=("alpha", "beta", "pose"), on_error="nan", progress=True, detector="hog"
+        )
         t0 = time.perf_counter()
         results[method] = est.fit_transform(faces.images)
         results[method + "_s"] = time.perf_counter() - t0

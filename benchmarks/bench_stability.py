@@ -77,7 +77,9 @@ def main() -> None:
     variants = {"JPEG q95": [jpeg(x, 95) for x in photos], "JPEG q75": [jpeg(x, 75) for x in photos]}
     rows, data = [], {"source": source, "machine": platform.processor() or platform.machine()}
     for method in ("landmarks", "rnet"):
-        est = Reconstruct3DMM(method=method, coef=("alpha", "beta"), on_error="nan", cache=False)
+        est = Reconstruct3DMM(
+            method=method, coef=("alpha", "beta"), on_error="nan", cache=False, detector="hog"
+        )
         base = est.fit_transform(photos)
         names = est.get_feature_names_out()
         beta_cols = np.array([n.startswith("beta_") for n in names])
