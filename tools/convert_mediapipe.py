@@ -76,46 +76,31 @@ def fetch_wheel(dest: Path) -> Path:
 
 def _options(op, tflite) -> dict:
     """The builtin options the torch graph needs, as plain Python values."""
-    kind = op.BuiltinOptionsType()
+    kinds = {
+        tflite.BuiltinOptions.Conv2DOptions: tflite.Conv2DOptions,
+        tflite.BuiltinOptions.DepthwiseConv2DOptions: tflite.DepthwiseConv2DOptions,
+        tflite.BuiltinOptions.Pool2DOptions: tflite.Pool2DOptions,
+        tflite.BuiltinOptions.AddOptions: tflite.AddOptions,
+        tflite.BuiltinOptions.ConcatenationOptions: tflite.ConcatenationOptions,
+    }
+    if op.BuiltinOptionsType() not in kinds:
+        return {}
+    o = kinds[op.BuiltinOptionsType()]()
     table = op.BuiltinOptions()
-    T = tflite.BuiltinOptions
-    if kind == T.Conv2DOptions:
-        o = tflite.Conv2DOptions()
-        o.Init(table.Bytes, table.Pos)
-        return {
-            "stride": (o.StrideH(), o.StrideW()),
-            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-            "padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-            "activation": o.FusedActivationFunction(),
-        }
-    if kind == T.DepthwiseConv2DOptions:
-        o = tflite.DepthwiseConv2DOptions()
-        o.Init(table.Bytes, table.Pos)
-        return {
-            "stride": (o.StrideH(), o.StrideW()),
-            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-            "padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-            "activation": o.FusedActivationFunction(),
-            "depth_multiplier": o.DepthMultiplier(),
-        }
-    if kind == T.Pool2DOptions:
-        o = tflite.Pool2DOptions()
-        o.Init(table.Bytes, table.Pos)
-        return {
-            "stride": (o.StrideH(), o.StrideW()),
-            "kernel": (o.FilterHeight(), o.FilterWidth()),
-            "padding": "same" if o.Padding() == tflite.Padding.SAME else "valid",
-            "activation": o.FusedActivationFunction(),
-        }
-    if kind == T.AddOptions:
-        o = tflite.AddOptions()
-        o.Init(table.Bytes, table.Pos)
-        return {"activation": o.FusedActivationFunction()}
-    if kind == T.ConcatenationOptions:
-        o = tflite.ConcatenationOptions()
-        o.Init(table.Bytes, table.Pos)
-        return {"axis": o.Axis(), "activation": o.FusedActivationFunction()}
-    return {}
+    o.Init(table.Bytes, table.Pos)
+    out = {"activation": o.FusedActivationFunction()}
+    if hasattr(o, "StrideH"):  # convolutions and pooling
+        out["stride"] = (o.StrideH(), o.StrideW())
+        out["padding"] = "same" if o.Padding() == tflite.Padding.SAME else "valid"
+    if hasattr(o, "DilationHFactor"):
+        out["dilation"] = (o.DilationHFactor(), o.DilationWFactor())
+    if hasattr(o, "DepthMultiplier"):
+        out["depth_multiplier"] = o.DepthMultiplier()
+    if hasattr(o, "FilterHeight"):
+        out["kernel"] = (o.FilterHeight(), o.FilterWidth())
+    if hasattr(o, "Axis"):
+        out["axis"] = o.Axis()
+    return out
 
 
 def convert(tflite_bytes: bytes) -> dict:
