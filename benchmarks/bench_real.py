@@ -295,6 +295,7 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["landmarks", "rnet"])
     p.add_argument("--limit", type=int, default=None, help="first N AFLW2000-3D photos")
     p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument("--speed-photos", type=int, default=100, help="photos timed for detection speed")
     p.add_argument("--out", default="results/real")
     args = p.parse_args()
     import torch
@@ -308,12 +309,13 @@ def main() -> None:
         text, d, sec = aflw2000(Path(args.aflw2000), args.detectors, args.methods, args.limit, args.n_jobs)
         sections.append(text)
         data["aflw2000"] = {"results": d, "seconds_per_photo": sec}
-        paths = sorted(Path(args.aflw2000).glob("image*.jpg"))[:100]
+        write_report(args.out, "real", "\n\n".join(sections), data)
+        paths = sorted(Path(args.aflw2000).glob("image*.jpg"))[: args.speed_photos]
         ms = detection_speed(paths, args.detectors)
         data["detection_ms"] = ms
         ratio = sec.get("hog/landmarks", np.nan) / sec.get("mediapipe/landmarks", np.nan)
         sections.append(
-            "Speed (100 AFLW2000-3D photos, 450 x 450, one at a time): detection + landmarks "
+            f"Speed ({len(paths)} AFLW2000-3D photos, 450 x 450, one at a time): detection + landmarks "
             + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items())
             + "; Reconstruct3DMM end to end per photo: "
             + ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in sec.items())
