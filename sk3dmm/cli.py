@@ -271,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=160, help="synthetic image size")
     e.add_argument("--angles", nargs="+", default=["S", "HL", "HR"], help="KDEF angle codes to use")
     e.add_argument("--folds", type=int, default=3, help="cross-validation folds (beside the paper's splits)")
-    e.add_argument("--epochs", type=int, default=15, help="epochs of the pixel baseline (and the paper's ResNet)")
+    e.add_argument(
+        "--epochs", type=int, default=15, help="epochs of the pixel baseline (and the paper's ResNet)"
+    )
     e.add_argument("--image-size", type=int, default=48, help="pixel baseline input size")
     e.add_argument(
         "--image-width",

@@ -184,8 +184,9 @@ def _protocol_schemes(task: Task, frame: pd.DataFrame, y, groups, seed: int) -> 
                 notes.append(f"identity, paper's protocol not run: {exc}")
                 (train, valid), (a, b) = scaled_identity_sets(frame, random_state=seed)
                 name = f"paper's 20:15 scaled to {a}/{b} photos per person, single photos"
-            rows_of = lambda sets: np.unique(np.concatenate([idx for _, idx in sets]))  # noqa: E731
-            schemes[name] = [(rows_of(train), rows_of(valid))]
+            schemes[name] = [
+                tuple(np.unique(np.concatenate([idx for _, idx in side])) for side in (train, valid))
+            ]
         elif task.name == "gender":
             schemes["paper: 50+50 / 50+50 people"] = [gender_split(frame, random_state=seed)]
     except ProtocolError as exc:

@@ -206,3 +206,16 @@ def test_cuda_matches_cpu(mesh_model):
     gpu = MediaPipeFaceMesh(device="cuda").detect([img])[0][0]
     cpu = mesh_model.detect([img])[0][0]
     np.testing.assert_allclose(gpu.mesh, cpu.mesh, atol=0.05)
+
+
+def test_dense_fit_in_chunks_equals_one_batch(renders, mesh_model, monkeypatch):
+    import sk3dmm.fitting._fit as fit_module
+
+    model, corr = load_ict_model(), mediapipe_correspondence()
+    mesh = np.stack([f[0].mesh[:, :2] for f in mesh_model.detect(list(renders.images))])
+    kwargs = dict(landmark_vertices=corr.vertex_ids, weights=corr.weights(), dtype=torch.float64)
+    whole = fit_shape_and_pose(model, mesh, renders.focal, renders.center, **kwargs)
+    monkeypatch.setattr(fit_module, "MAX_POINTS_PER_CHUNK", 468 * 4)  # chunks of 4, 4 and 1 faces
+    chunked = fit_shape_and_pose(model, mesh, renders.focal, renders.center, **kwargs)
+    torch.testing.assert_close(chunked.alpha, whole.alpha, atol=1e-6, rtol=0)
+    torch.testing.assert_close(chunked.landmarks2d, whole.landmarks2d, atol=1e-6, rtol=0)

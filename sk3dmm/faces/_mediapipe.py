@@ -83,14 +83,14 @@ def _load_graph(name: str) -> TFLiteGraph:
         raise ModelFileError(f"{path}: not a converted TensorFlow Lite graph ({exc})") from exc
 
 
-def _anchors() -> torch.Tensor:
+def _anchors() -> np.ndarray:
     """BlazeFace short-range anchors (896, 2): centres in [0, 1], fixed size 1."""
     centres = []
     for grid, per_cell in ((16, 2), (8, 6)):
-        ys, xs = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
-        c = torch.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 1, 2)
-        centres.append(c.expand(-1, per_cell, 2).reshape(-1, 2))
-    return torch.cat(centres).float()
+        ys, xs = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+        c = np.stack([(xs + 0.5) / grid, (ys + 0.5) / grid], -1).reshape(-1, 2)
+        centres.append(np.repeat(c, per_cell, axis=0))
+    return np.concatenate(centres)
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, iou_threshold: float = 0.3):
@@ -171,7 +171,7 @@ class MediaPipeFaceMesh:
         self.max_faces = max_faces
         self.detector = _cached_graph(DETECTOR_FILE, str(self.device))
         self.landmarker = _cached_graph(MESH_FILE, str(self.device))
-        self.anchors_np = _anchors().double().numpy()
+        self.anchors = _anchors()
 
     # -- detection -----------------------------------------------------------------------
     def _letterbox(self, image: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
@@ -202,7 +202,7 @@ class MediaPipeFaceMesh:
         regress, logits = self.detector(torch.stack(inputs))
         scores = torch.sigmoid(logits[..., 0].clamp(-100, 100)).double().cpu().numpy()
         regress = regress.double().cpu().numpy()
-        anchors = self.anchors_np
+        anchors = self.anchors
         results = []
         for b, (sx, sy, px, py) in enumerate(frames):
             keep = np.flatnonzero(scores[b] >= self.min_score)

@@ -58,27 +58,24 @@ class TFLiteGraph(nn.Module):
         self.output_ids = list(graph["outputs"])
         self.shapes = {int(k): list(v) for k, v in graph["shapes"].items()}
         self._const_names: dict[int, str] = {}
+        # the operator each weight feeds (its layout is converted once, here)
+        role = {
+            op["inputs"][1]: op["op"]
+            for op in self.ops
+            if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "PRELU")
+        }
         for key, value in payload["constants"].items():
             tid = int(key)
-            name = f"t{tid}"
-            shape = self.shapes[tid]
             value = value.float() if value.is_floating_point() else value
-            if value.dim() == 4 and self._used_as_weight(tid) == "CONV_2D":
+            if role.get(tid) == "CONV_2D":
                 value = value.permute(0, 3, 1, 2).contiguous()  # OHWI -> OIHW
-            elif value.dim() == 4 and self._used_as_weight(tid) == "DEPTHWISE_CONV_2D":
+            elif role.get(tid) == "DEPTHWISE_CONV_2D":
                 value = value.permute(3, 0, 1, 2).contiguous()  # 1HWC -> C1HW
-            elif self._used_as_weight(tid) == "PRELU":
-                value = value.reshape(1, shape[-1], 1, 1)
+            elif role.get(tid) == "PRELU":
+                value = value.reshape(-1)  # one slope per channel
+            name = f"t{tid}"
             self.register_buffer(name, value, persistent=True)
             self._const_names[tid] = name
-
-    def _used_as_weight(self, tid: int) -> str | None:
-        for op in self.ops:
-            if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D") and op["inputs"][1] == tid:
-                return op["op"]
-            if op["op"] == "PRELU" and op["inputs"][1] == tid:
-                return "PRELU"
-        return None
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -115,7 +112,7 @@ class TFLiteGraph(nn.Module):
             elif kind == "RELU":
                 out = torch.relu(get(ins[0]))
             elif kind == "PRELU":
-                out = F.prelu(get(ins[0]), get(ins[1]).reshape(-1))
+                out = F.prelu(get(ins[0]), get(ins[1]))
             elif kind == "ADD":
                 out = _activation(get(ins[0]) + get(ins[1]), opts["activation"])
             elif kind == "PAD":

@@ -50,18 +50,18 @@ def _fit_in_chunks(
     model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, **kwargs
 ) -> LandmarkFit:
     """:func:`fit_shape_and_pose` over consecutive chunks of faces, results concatenated."""
+    landmarks = np.asarray(landmarks)
     n = len(landmarks)
-
+    f = np.asarray(focal, dtype=np.float64)
+    c = np.asarray(center, dtype=np.float64)
+    w = None if weights is None else np.asarray(weights)
     fits = []
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
-        f = np.asarray(focal, dtype=np.float64)
-        c = np.asarray(center, dtype=np.float64)
-        w = None if weights is None else np.asarray(weights)
         fits.append(
             fit_shape_and_pose(
                 model,
-                np.asarray(landmarks)[sl],
+                landmarks[sl],
                 f[sl] if f.ndim == 1 else f,
                 c[sl] if c.ndim == 2 else c,
                 weights=None if w is None else (w[sl] if w.ndim == 2 else w),

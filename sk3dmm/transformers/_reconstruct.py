@@ -197,9 +197,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         model is fitted densely (every mesh point on its vertex, see
         :func:`sk3dmm.morphable.mediapipe_correspondence`; other models are fitted to its 68
         iBUG-like points); or the optional face-alignment package when its weights are on disk.
-        MediaPipe is the default because it measures best on real photos: it finds 99% of the
-        AFLW2000-3D faces (dlib's HOG 75%), its 68 points are as accurate on frontal faces and
-        better beyond 30 degrees of yaw, and it is 7x faster (``benchmarks/bench_real.py``).
+        MediaPipe is the default because it measures best on real photos: it finds 94.5% of the
+        AFLW2000-3D faces (dlib's HOG 75.4%), its 68 points are as accurate on frontal faces and
+        better beyond 30 degrees of yaw, and it detects 5.6x faster (``benchmarks/bench_real.py``).
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
     max_pixels : int, default=2_000_000
