@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 from ..faces import align_crop, crop_affine, five_points
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
-from ..render import ict_albedo, pose_to_camera, random_albedo_params, render_faces_uint8
+from ..render import ict_albedo, pose_to_camera, random_albedo_params
 from ._rnet import RNet
 
 ICT_SIZES = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
@@ -47,6 +48,17 @@ def ict_template(model: MorphableModel) -> np.ndarray:
 
 @dataclass
 class TrainConfig:
+    """Stage-1 training: renders, network and optimiser.
+
+    The photo-like switches are probabilities per render (0 gives the plain renders of the
+    first embedded R-Net): ``photo_textures`` skin from the photo bank, ``context`` the face
+    composited into a bank photo at its fitted pose, ``backgrounds`` natural images behind the
+    head, ``hair`` hair on the parametric albedo's scalp, ``camera`` sensor degradations,
+    ``mesh_crop`` cropping on MediaPipe's 68 points' vertices (as photos are cropped with the
+    default detector) instead of the model's 68 landmarks. ``photos`` is a folder of frontal
+    photos for the bank, or several joined by ``os.pathsep`` (searched recursively; ``""``: no bank).
+    """
+
     n_train: int = 40000
     n_valid: int = 1000
     render_size: int = 160
@@ -58,6 +70,14 @@ class TrainConfig:
     width: int = 32
     landmark_noise_px: float = 1.5
     seed: int = 0
+    yaw_max: float = 60.0
+    photos: str = ""
+    photo_textures: float = 0.0
+    context: float = 0.0
+    backgrounds: float = 0.0
+    hair: float = 0.0
+    camera: float = 0.0
+    mesh_crop: float = 0.0
 
 
 def _random_expressions(model, n, rng):
@@ -73,71 +93,171 @@ def _random_expressions(model, n, rng):
     return np.clip(beta, 0, 1)
 
 
+def photo_bank_for(cfg: TrainConfig, model: MorphableModel, progress: bool = True):
+    """The :class:`~sk3dmm.render.PhotoBank` of ``cfg.photos`` (None without photos or switches)."""
+    from ..render import build_photo_bank
+
+    if not cfg.photos or (cfg.photo_textures <= 0 and cfg.context <= 0):
+        return None
+    folders = [Path(f) for f in cfg.photos.split(os.pathsep) if f]
+    paths = sorted(p for f in folders for p in f.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return build_photo_bank(paths, model, ict_template(model), RESCALE_CM, cfg.render_size, progress)
+
+
+def _context_triangles(model: MorphableModel) -> torch.Tensor:
+    """Triangles of the face, eyes and mouth (not the scalp, ears and neck): what is drawn
+    over a context photo, whose own hair, ears and neck stay."""
+    keep = np.zeros(model.n_vertices, bool)
+    for name in ("face", "mouth_socket", "eyeball_left", "eyeball_right"):
+        if name in model.regions:
+            keep[model.region(name)] = True
+    tri = np.asarray(model.triangles)
+    return torch.as_tensor(tri[keep[tri].all(1)], dtype=torch.long)
+
+
 def render_training_crops(
-    n: int, cfg: TrainConfig, seed: int, model: MorphableModel | None = None, progress=True
+    n: int,
+    cfg: TrainConfig,
+    seed: int,
+    model: MorphableModel | None = None,
+    progress=True,
+    bank=None,
 ):
     """Render ``n`` random faces and crop them as photos are cropped.
 
-    Returns crops, targets (the coefficients) and, for label-free losses, each crop's noisy
-    68 landmarks and camera in crop pixels (``landmarks``, ``focal``, ``center``).
+    The photo-like switches of ``cfg`` decide, per render, its albedo, background, context and
+    degradations (``bank``: a :class:`~sk3dmm.render.PhotoBank`, default built from
+    ``cfg.photos``). Returns crops, targets (the coefficients) and, for label-free losses,
+    each crop's noisy 68 landmarks and camera in crop pixels (``landmarks``, ``focal``, ``center``).
     """
     from ..datasets._synthetic_faces import DISTANCE_MM, FRAME_FOCAL, HEAD_PIVOT_CM, _random_lighting
+    from ..faces._mediapipe import MESH_TO_68
+    from ..fitting import euler_to_matrix, matrix_to_euler
+    from ..morphable import mediapipe_correspondence
+    from ..render import degrade, hair_albedo, natural_backgrounds, render_faces
 
     model = load_ict_model() if model is None else model
+    bank = photo_bank_for(cfg, model, progress) if bank is None else bank
     rng = np.random.default_rng(check_random_state(seed).randint(2**31))
+    size = cfg.render_size
     alpha = rng.standard_normal((n, model.n_identity))
     beta = _random_expressions(model, n, rng)
-    angles = np.c_[rng.uniform(-60, 60, n), rng.uniform(-15, 15, n), rng.uniform(-10, 10, n)]
+    angles = np.c_[
+        rng.uniform(-cfg.yaw_max, cfg.yaw_max, n), rng.uniform(-15, 15, n), rng.uniform(-10, 10, n)
+    ]
     gamma = np.stack([_random_lighting(rng) for _ in range(n)])
-    albedo = np.stack([ict_albedo(model, random_albedo_params(rng)) for _ in range(min(n, 256))])
-    which_albedo = rng.integers(len(albedo), size=n)
+    n_param = min(n, 256)
+    albedo = np.stack([ict_albedo(model, random_albedo_params(rng)) for _ in range(n_param)])
+    albedo = np.concatenate([albedo, [hair_albedo(model, a, rng) for a in albedo]])
+    which_albedo = rng.integers(n_param, size=n) + n_param * (rng.random(n) < cfg.hair)
+    n_bank = 0 if bank is None else len(bank)
+    if n_bank and bank.canvases.shape[1] != size:
+        raise ValueError(f"the photo bank's canvases are {bank.canvases.shape[1]} px; render_size is {size}")
+    if n_bank:
+        albedo = np.concatenate([albedo, bank.textures])
+        photo_skin = rng.random(n) < cfg.photo_textures
+        which_albedo[photo_skin] = 2 * n_param + rng.integers(n_bank, size=int(photo_skin.sum()))
+    in_context = (rng.random(n) < cfg.context) if n_bank else np.zeros(n, bool)
+    context_of = rng.integers(max(n_bank, 1), size=n)
+    natural = rng.random(n) < cfg.backgrounds
     background = rng.uniform(0.1, 0.9, (n, 3))
     distance = DISTANCE_MM / model.unit_mm
+    pivot = torch.tensor(HEAD_PIVOT_CM) * 10 / model.unit_mm
     scale = rng.uniform(0.8, 1.2, n)
-    focal = FRAME_FOCAL * cfg.render_size * scale
+    focal = FRAME_FOCAL * size * scale
+    center = np.tile(np.full(2, size / 2), (n, 1))
     offset = torch.tensor(np.c_[rng.uniform(-0.05, 0.05, (n, 2)) * distance, np.zeros(n)])
-    rot, trans = pose_to_camera(
-        *(torch.tensor(angles[:, i]) for i in range(3)),
-        torch.tensor(HEAD_PIVOT_CM) * 10 / model.unit_mm,
-        distance,
-        offset,
+    rot, trans = pose_to_camera(*(torch.tensor(angles[:, i]) for i in range(3)), pivot, distance, offset)
+    if in_context.any():  # the bank photo's fitted pose, turned a little about the head's centre
+        c = context_of[in_context]
+        small = np.deg2rad(
+            np.c_[rng.uniform(-12, 12, len(c)), rng.uniform(-6, 6, len(c)), rng.uniform(-6, 6, len(c))]
+        )
+        delta = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64)) @ euler_to_matrix(
+            *(torch.tensor(small[:, i]) for i in range(3))
+        )
+        r_c, t_c = (
+            torch.tensor(bank.rotation[c], dtype=torch.float64),
+            torch.tensor(bank.translation[c], dtype=torch.float64),
+        )
+        r_new = r_c @ delta
+        rot[in_context] = r_new
+        trans[in_context] = t_c + (r_c @ pivot.double()) - (r_new @ pivot.double())
+        angles[in_context] = np.rad2deg(np.stack([a.numpy() for a in matrix_to_euler(r_new)], 1))
+        focal[in_context] = bank.focal[c]
+        center[in_context] = bank.center[c]
+    corr = mediapipe_correspondence()
+    crop_vertices = np.where(
+        (rng.random(n) < cfg.mesh_crop)[:, None],
+        corr.vertex_ids[MESH_TO_68][None],
+        model.landmark_indices[None],
     )
-    center = np.full(2, cfg.render_size / 2)
+    needed, where = np.unique(np.r_[model.landmark_indices, crop_vertices.ravel()], return_inverse=True)
+    cam = transform(model.vertices(torch.tensor(alpha), torch.tensor(beta), needed), rot, trans)
+    f_t, c_t = torch.tensor(focal), torch.tensor(center)
+    lm2 = project(cam[:, where[:68]], f_t, c_t).numpy()
+    crop_at = torch.as_tensor(where[68:].reshape(n, 68))
+    crop_pts = project(cam[torch.arange(n)[:, None], crop_at], f_t, c_t).numpy()
+    noise = rng.normal(0, cfg.landmark_noise_px, lm2.shape)
+    lm2, crop_pts = lm2 + noise, crop_pts + noise
     template = ict_template(model)
     crops = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     affine = np.empty((n, 4))
-    lm3 = model.landmarks(torch.tensor(alpha), torch.tensor(beta))
-    lm2 = project(transform(lm3, rot, trans), torch.tensor(focal), torch.tensor(center).expand(n, 2)).numpy()
-    lm2 = lm2 + rng.normal(0, cfg.landmark_noise_px, lm2.shape)
-    batches = render_faces_uint8(
-        model,
-        alpha,
-        beta,
-        albedo,
-        which_albedo,
-        gamma,
-        rot,
-        trans,
-        focal,
-        center,
-        cfg.render_size,
-        background,
-        progress=progress,
-    )
-    for sl, imgs in batches:
-        for j, i in enumerate(range(sl.start, sl.stop)):
-            crops[i], _, params = align_crop(imgs[j], lm2[i], template, INPUT_SIZE, RESCALE_CM)
-            affine[i] = crop_affine(params, INPUT_SIZE)
+    degrade_it = rng.random(n) < cfg.camera
+    context_tri = _context_triangles(model)
+    table = torch.as_tensor(albedo, dtype=torch.float32)
+    order = np.r_[np.flatnonzero(~in_context), np.flatnonzero(in_context)]
+    n_plain = int((~in_context).sum())
+    batches = [order[s : min(s + 64, n_plain)] for s in range(0, n_plain, 64)]
+    batches += [order[s : s + 64] for s in range(n_plain, n, 64)]
+    with torch.no_grad():
+        for idx in tqdm(batches, desc="render", disable=not progress):
+            ctx = bool(in_context[idx[0]])
+            if ctx:
+                bg = torch.tensor(bank.canvases[context_of[idx]], dtype=torch.float32) / 255
+            elif natural[idx].any():
+                bg = (
+                    torch.tensor(background[idx], dtype=torch.float32)[:, None, None]
+                    .expand(-1, size, size, -1)
+                    .clone()
+                )
+                nat = np.flatnonzero(natural[idx])
+                bg[nat] = torch.tensor(natural_backgrounds(len(nat), size, rng))
+            else:
+                bg = torch.tensor(background[idx], dtype=torch.float32)
+            out = render_faces(
+                model,
+                torch.as_tensor(alpha[idx], dtype=torch.float32),
+                torch.as_tensor(beta[idx], dtype=torch.float32),
+                table[which_albedo[idx]],
+                torch.as_tensor(gamma[idx], dtype=torch.float32),
+                rot[idx].float(),
+                trans[idx].float(),
+                torch.as_tensor(focal[idx], dtype=torch.float32),
+                torch.as_tensor(center[idx], dtype=torch.float32),
+                size,
+                background=bg,
+                triangles=context_tri if ctx else None,
+            )
+            image = out.image
+            if ctx:  # feather the seam between the rendered face and the photo
+                soft = torch.nn.functional.avg_pool2d(out.mask[:, None].float(), 5, 1, 2)[:, 0, ..., None]
+                image = soft * image + (1 - soft) * bg
+            imgs = (image.numpy() * 255 + 0.5).astype(np.uint8)
+            for j, i in enumerate(idx):
+                img = degrade(imgs[j], rng) if degrade_it[i] else imgs[j]
+                crops[i], _, params = align_crop(img, crop_pts[i], template, INPUT_SIZE, RESCALE_CM)
+                affine[i] = crop_affine(params, INPUT_SIZE)
     targets = {
         "id": alpha.astype(np.float32),
         "exp": beta.astype(np.float32),
         "angle": np.deg2rad(angles).astype(np.float32),
         "gamma": gamma.astype(np.float32),
     }
-    scale = (affine[:, 0] + affine[:, 1]) / 2
+    crop_scale = (affine[:, 0] + affine[:, 1]) / 2
     in_crop = {
         "landmarks": (lm2 * affine[:, None, :2] + affine[:, None, 2:]).astype(np.float32),
-        "focal": (focal * scale).astype(np.float32),
+        "focal": (focal * crop_scale).astype(np.float32),
         "center": (center * affine[:, :2] + affine[:, 2:]).astype(np.float32),
     }
     return crops, targets, in_crop
