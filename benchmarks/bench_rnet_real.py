@@ -77,9 +77,10 @@ def detections(name: str, files: list[Path], cache_dir: Path) -> dict:
     return out
 
 
-def coefficients(det: dict, weights: str | None) -> dict:
-    """alpha, beta, R-Net angles (degrees) and the 68 projected points of the R-Net path
-    (``weights``) or of the dense fit (``None``), for the found photos."""
+def coefficients(det: dict, weights: str | None, refine: bool = False) -> dict:
+    """alpha, beta, pose angles (degrees: R-Net's and the fitted pose's) and the 68 projected
+    points of the R-Net path (``weights``), of R-Net refined by the dense fit (``refine``: the
+    fit's priors centred on R-Net's shape) or of the dense fit (``None``), for the found photos."""
     model = load_ict_model()
     corr = mediapipe_correspondence()
     ok = det["found"]
@@ -93,18 +94,19 @@ def coefficients(det: dict, weights: str | None) -> dict:
         det["mesh"][ok],
         default_focal(size),
         size / 2,
-        fixed_shape=fixed,
+        fixed_shape=None if refine else fixed,
+        prior_shape=fixed if refine else None,
         identity_reg=Reconstruct3DMM().identity_reg,
         expression_reg=Reconstruct3DMM().expression_reg,
         landmark_vertices=corr.vertex_ids,
         weights=corr.weights(),
     )
     blocks = fit_to_blocks(fit, model)
-    pose = blocks["pose"][:, :3] if angles is None else angles
     return {
         "alpha": blocks["alpha"],
         "beta": blocks["beta"],
-        "pose": pose,
+        "pose": blocks["pose"][:, :3] if angles is None else angles,
+        "pose_fit": blocks["pose"][:, :3],
         "lm68": _project_68(model, fit).numpy(),
     }
 
@@ -121,25 +123,32 @@ def aflw(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
     norm = np.sqrt(wh[:, 0] * wh[:, 1])
     in_range = (np.abs(pose_gt) <= 99).all(1)
     rows, data = [], {}
-    for label, weights in runs.items():
-        c = coefficients(det, weights)
+    for label, (weights, refine) in runs.items():
+        c = coefficients(det, weights, refine)
         nme = np.linalg.norm(c["lm68"] - gt[ok], axis=-1).mean(1) / norm[ok] * 100
         bins = [
             float(nme[(yaw[ok] >= lo) & (yaw[ok] < hi)].mean()) for lo, hi in ((0, 30), (30, 60), (60, 1e9))
         ]
-        est = -c["pose"][:, [1, 0, 2]]
         sel = in_range[ok]
-        mae = np.abs(est[sel] - pose_gt[ok][sel]).mean(0)
-        data[label] = {"nme_bins": bins, "nme_mean": float(np.mean(bins)), "pose_mae": float(mae.mean())}
+        mae, mae_fit = (
+            np.abs(-c[k][:, [1, 0, 2]][sel] - pose_gt[ok][sel]).mean(0) for k in ("pose", "pose_fit")
+        )
+        data[label] = {
+            "nme_bins": bins,
+            "nme_mean": float(np.mean(bins)),
+            "pose_mae": float(mae.mean()),
+            "pose_mae_fitted": float(mae_fit.mean()),
+        }
         rows.append(
             f"| {label} | {' / '.join(f'{b:.2f}' for b in bins)} | **{np.mean(bins):.2f}** | "
-            f"{mae[1]:.2f} / {mae[0]:.2f} / {mae[2]:.2f} ({mae.mean():.2f}) |"
+            f"{mae[1]:.2f} / {mae[0]:.2f} / {mae[2]:.2f} ({mae.mean():.2f}) | {mae_fit.mean():.2f} |"
         )
     head = [
         f"AFLW2000-3D: {ok.sum()} of {len(files)} photos found by MediaPipe (errors over those)",
         "",
-        "| coefficients from | 68-pt NME % by yaw 0-30 / 30-60 / 60-90 | mean | pose MAE yaw / pitch / roll (mean), deg |",
-        "|---|---|---|---|",
+        "| coefficients from | 68-pt NME % by yaw 0-30 / 30-60 / 60-90 | mean | pose MAE yaw / pitch / roll (mean), deg "
+        "| fitted pose MAE (mean) |",
+        "|---|---|---|---|---|",
     ]
     return head + rows, data
 
@@ -151,8 +160,8 @@ def expressions(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
     meta = np.array([EXPRESSION_NAME.match(f.name).groups() for f in files])[ok]
     y, groups = meta[:, 3], meta[:, 0]
     rows, data = [], {}
-    for label, weights in runs.items():
-        beta = coefficients(det, weights)["beta"]
+    for label, (weights, refine) in runs.items():
+        beta = coefficients(det, weights, refine)["beta"]
         s = {
             name: float(
                 cross_val_score(
@@ -182,9 +191,9 @@ def identity(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
     n = len(people)
     pair = det["found"][:n] & det["found"][n:]
     rows, data = [], {}
-    for label, weights in runs.items():
+    for label, (weights, refine) in runs.items():
         alpha = np.full((2 * n, 100), np.nan)
-        alpha[det["found"]] = coefficients(det, weights)["alpha"]
+        alpha[det["found"]] = coefficients(det, weights, refine)["alpha"]
         a, b = alpha[:n][pair], alpha[n:][pair]
         a = a / np.linalg.norm(a, axis=1, keepdims=True)
         b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -212,13 +221,16 @@ def main() -> None:
     p.add_argument("--aflw2000")
     p.add_argument("--expressions")
     p.add_argument("--webmorph")
+    p.add_argument("--refine", action="store_true", help="also R-Net + dense refinement rows")
     p.add_argument("--out", default="results/rnet_real")
     args = p.parse_args()
     torch.set_num_threads(2)
     labels = args.labels or args.weights
-    runs = {"dense landmark fit (default)": None} | {
-        f"R-Net: {lab}": w for lab, w in zip(labels, args.weights)
-    }
+    runs = {"dense landmark fit (default)": (None, False)}
+    for lab, w in zip(labels, args.weights):
+        runs[f"R-Net: {lab}"] = (w, False)
+        if args.refine:
+            runs[f"R-Net + dense refinement: {lab}"] = (w, True)
     out, lines, data = Path(args.out), [], {}
     t0 = time.perf_counter()
     for name, fn, folder in (

@@ -147,3 +147,19 @@ def test_shape_rmse_is_zero_for_equal_faces_and_ignores_similarity(ict):
     a, b = rng.standard_normal((3, 100)), rng.uniform(0, 1, (3, 53))
     np.testing.assert_allclose(shape_rmse_mm(ict, a, b, a, b), 0, atol=1e-9)
     assert (shape_rmse_mm(ict, a * 0, b, a, b) > 0.5).all()
+
+
+def test_prior_shape_centres_the_priors(ict):
+    data = make_synthetic_landmarks(16, noise_px=0.5, random_state=5)
+    strong = dict(identity_reg=100.0, expression_reg=100.0, contour=False)
+    shrunk = fit_shape_and_pose(ict, data.landmarks, data.focal, data.center, **strong)
+    kept = fit_shape_and_pose(
+        ict, data.landmarks, data.focal, data.center, prior_shape=(data.alpha, data.beta), **strong
+    )
+    truth = torch.tensor(data.alpha)
+    # a strong prior at zero shrinks alpha towards the mean face; centred on the truth it keeps it
+    assert (shrunk.alpha - truth).norm(dim=1).mean() > 5 * (kept.alpha - truth).norm(dim=1).mean()
+    # a prior at zero is the default fit
+    zero = (np.zeros_like(data.alpha), np.zeros_like(data.beta))
+    same = fit_shape_and_pose(ict, data.landmarks, data.focal, data.center, prior_shape=zero, **strong)
+    assert torch.allclose(same.alpha, shrunk.alpha, atol=1e-5)

@@ -47,7 +47,7 @@ MAX_POINTS_PER_CHUNK = 68 * 512  # faces x points fitted at once (about 0.5 GB i
 
 
 def _fit_in_chunks(
-    model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, **kwargs
+    model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, prior_shape, **kwargs
 ) -> LandmarkFit:
     """:func:`fit_shape_and_pose` over consecutive chunks of faces, results concatenated."""
     landmarks = np.asarray(landmarks)
@@ -66,6 +66,7 @@ def _fit_in_chunks(
                 c[sl] if c.ndim == 2 else c,
                 weights=None if w is None else (w[sl] if w.ndim == 2 else w),
                 fixed_shape=None if fixed_shape is None else tuple(np.asarray(v)[sl] for v in fixed_shape),
+                prior_shape=None if prior_shape is None else tuple(np.asarray(v)[sl] for v in prior_shape),
                 **kwargs,
             )
         )
@@ -92,6 +93,7 @@ def fit_shape_and_pose(
     contour: bool = True,
     weights: torch.Tensor | np.ndarray | None = None,
     fixed_shape: tuple[np.ndarray, np.ndarray] | None = None,
+    prior_shape: tuple[np.ndarray, np.ndarray] | None = None,
     landmark_vertices: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -124,6 +126,9 @@ def fit_shape_and_pose(
         Per-landmark weights (e.g. detector confidences).
     fixed_shape : (alpha, beta), optional
         Keep these coefficients (e.g. from R-Net) and fit the pose (and contour) only.
+    prior_shape : (alpha, beta), optional
+        Centre the priors on these coefficients instead of zero (e.g. R-Net's: the landmarks
+        then refine R-Net's shape rather than replace it); also the starting shape.
     landmark_vertices : (k,) int, optional
         The model vertex of each landmark (then there is no contour re-matching: each point
         keeps its vertex, down-weight sliding points with ``weights``).
@@ -141,7 +146,8 @@ def fit_shape_and_pose(
         return _fit_in_chunks(
             model, landmarks, focal, center, chunk,
             n_iter=n_iter, identity_reg=identity_reg, expression_reg=expression_reg, contour=contour,
-            weights=weights, fixed_shape=fixed_shape, landmark_vertices=landmark_vertices, device=device,
+            weights=weights, fixed_shape=fixed_shape, prior_shape=prior_shape,
+            landmark_vertices=landmark_vertices, device=device,
             dtype=dtype,
         )  # fmt: skip
     x2d = torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)
@@ -186,6 +192,11 @@ def fit_shape_and_pose(
     if fixed_shape is not None:
         fa, fb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in fixed_shape)
         coef = torch.cat([fa, fb], 1)
+    prior = torch.zeros(b, k, dtype=dtype, device=device)
+    if prior_shape is not None:
+        pa, pb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in prior_shape)
+        prior = torch.cat([pa, pb], 1).clamp(lower, upper)
+        coef = prior.clone()
 
     spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
 
@@ -227,7 +238,7 @@ def fit_shape_and_pose(
         r = r / spread[:, None]
         mw = m * w.repeat_interleave(2, 1)[..., None] if w is not None else m
         hess = mw.transpose(1, 2) @ m + torch.diag(reg)
-        grad = (mw.transpose(1, 2) @ r[..., None])[..., 0]
+        grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + reg * prior
         coef = solve_box_qp(hess, grad, lower, upper)
         pts = all_shape()[batch_idx, rows]
         rot, trans = refine_pose(x2d, pts, rot, trans, focal_t, center_t, weights=w, n_iter=3)
