@@ -32,7 +32,7 @@ from sk3dmm.nets import RNet
 from sk3dmm.nets._rnet_training import ICT_SIZES
 
 
-def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
+def accuracy(n_identities: int, seed: int, out: Path, weights: str | None = None) -> pd.DataFrame:
     model = load_ict_model()
     faces = make_synthetic_faces(
         n_identities, image_size=224, angles=("HL", "S", "HR"), random_state=seed, progress=True
@@ -41,7 +41,12 @@ def accuracy(n_identities: int, seed: int, out: Path) -> pd.DataFrame:
     results = {}
     for method in ("landmarks", "rnet"):
         est = Reconstruct3DMM(
-            method=method, coef=("alpha", "beta", "pose"), on_error="nan", progress=True, detector="hog"
+            method=method,
+            coef=("alpha", "beta", "pose"),
+            on_error="nan",
+            progress=True,
+            detector="hog",
+            weights=weights if method == "rnet" else None,
         )
         t0 = time.perf_counter()
         results[method] = est.fit_transform(faces.images)
@@ -147,12 +152,13 @@ if __name__ == "__main__":
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--throughput-only", action="store_true")
     p.add_argument("--accuracy-only", action="store_true")
+    p.add_argument("--weights", help="an sk3dmm R-Net checkpoint instead of the embedded one")
     p.add_argument("--out", default="results")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.throughput_only:
-        accuracy(args.n_identities, args.seed, out)
+        accuracy(args.n_identities, args.seed, out, args.weights)
     if not args.accuracy_only:
         throughput(out)

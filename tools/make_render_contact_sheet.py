@@ -26,7 +26,7 @@ import numpy as np
 
 from sk3dmm.faces import load_image
 from sk3dmm.morphable import load_ict_model
-from sk3dmm.nets._rnet_training import TrainConfig, photo_bank_for, render_training_crops
+from sk3dmm.nets._rnet_training import TrainConfig, render_training_crops
 from sk3dmm.transformers._reconstruct import _detect, photo_crop_spec
 
 LOG = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data" / "rnet_ict_training_log.json"
@@ -35,7 +35,12 @@ LOG = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data" / "rnet_i
 def grid(crops: np.ndarray, cols: int) -> np.ndarray:
     rows = len(crops) // cols
     h, w = crops.shape[1:3]
-    return crops[: rows * cols].reshape(rows, cols, h, w, 3).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, 3)
+    return (
+        crops[: rows * cols]
+        .reshape(rows, cols, h, w, 3)
+        .transpose(0, 2, 1, 3, 4)
+        .reshape(rows * h, cols * w, 3)
+    )
 
 
 def main() -> None:

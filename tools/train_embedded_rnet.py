@@ -42,7 +42,7 @@ if __name__ == "__main__":
     for f in fields(HybridConfig):
         p.add_argument("--hybrid-" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     p.add_argument("--stage", choices=["supervised", "all", "hybrid"], default="supervised")
-    p.add_argument("--init", help="stage-1 sk3dmm checkpoint for --stage hybrid")
+    p.add_argument("--init", help="sk3dmm checkpoint to start from (stage 2 alone, or stage 1 continued)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(DATA))
     args = vars(p.parse_args())
@@ -51,7 +51,15 @@ if __name__ == "__main__":
     hcfg = HybridConfig(**{f.name: args["hybrid_" + f.name] for f in fields(HybridConfig)})
     model = load_ict_model()
     if args["stage"] != "hybrid":
-        net, log = train_rnet(cfg)
+        net = None
+        if args["init"]:
+            ckpt = torch.load(args["init"], map_location="cpu", weights_only=True)
+            net = RNet(ICT_SIZES, backbone=ckpt["backbone"], width=ckpt["width"])
+            net.load_state_dict(ckpt["state_dict"])
+        net, log = train_rnet(cfg, net=net)
+        if args["init"]:
+            previous = Path(args["init"]).with_name("rnet_ict_training_log.json")
+            log["continued_from"] = json.loads(previous.read_text()) if previous.is_file() else args["init"]
     else:
         init = Path(args["init"] or DATA / "rnet_ict.pt")
         ckpt = torch.load(init, map_location="cpu", weights_only=True)

@@ -410,14 +410,18 @@ def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Pa
     return weights
 
 
-def train_rnet(cfg: TrainConfig, progress: bool = True) -> tuple[RNet, dict]:
-    """Stage 1: render and train an R-Net with the supervised loss; returns it and its log."""
+def train_rnet(cfg: TrainConfig, progress: bool = True, net: RNet | None = None) -> tuple[RNet, dict]:
+    """Stage 1: render and train an R-Net with the supervised loss; returns it and its log.
+
+    ``net``: continue from these weights (e.g. plain-render weights fine-tuned on photo-like
+    renders) instead of a fresh network.
+    """
     torch.manual_seed(cfg.seed)
     model = load_ict_model()
     t0 = time.perf_counter()
     crops, targets, _ = render_training_crops(cfg.n_train + cfg.n_valid, cfg, cfg.seed, model, progress)
     render_s = time.perf_counter() - t0
-    net = RNet(ICT_SIZES, backbone=cfg.backbone, width=cfg.width)
+    net = RNet(ICT_SIZES, backbone=cfg.backbone, width=cfg.width) if net is None else net
     loss_fn = ShapeLoss(model)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * (cfg.n_train // cfg.batch_size)

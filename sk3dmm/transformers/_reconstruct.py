@@ -608,7 +608,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         )
         fitted68 = fit.landmarks2d if dense is None else _project_68(setup.model, fit)
         blocks = fit_to_blocks(fit, setup.model)
-        if angles is not None:  # R-Net's own angles: more accurate than a fit to 68 points at large yaw
+        if angles is not None and dense is None:
+            # R-Net's own angles: more accurate than a fit to dlib's 68 points at large yaw; a fit
+            # to MediaPipe's 468 points is more accurate than either (AFLW2000-3D, bench_rnet_real.py)
             blocks["pose"][:, :3] = angles
         for j, (i, face, size) in enumerate(ok):
             rec = Reconstruction(
