@@ -1,16 +1,27 @@
 """Train the embedded R-Net for the ICT model and write it into the package.
 
-Usage: ``python tools/train_embedded_rnet.py [--n-train 40000] [--epochs 10] [--seed 0]``
+The shipped weights come from two runs (about 45 minutes on 2 CPU cores)::
 
-``--stage supervised`` (default; the shipped weights): 40k renders with known coefficients,
-~25 min on 2 CPU cores. ``--stage all`` adds stage 2: the supervised loss plus the hybrid
-weak-supervision loss (:class:`sk3dmm.nets.HybridLoss`) on fresh renders, a few minutes;
-``--stage hybrid --init PATH`` runs stage 2 alone from stage-1 weights (their log is extended).
-Stage 2 is not in the shipped weights: on renders it does not improve the held-out shape error
-(2 epochs on 6,000 renders: 0.142 -> 0.150 cm^2 with the hybrid term, 0.151 without it; the
-loss of accuracy comes from continued training on few renders, not from the hybrid term), and
-the photos it is meant for, real ones, are not available here. Reproducible from the seeds.
-Writes ``sk3dmm/nets/data/rnet_ict.pt``, its ``.sha256`` and ``rnet_ict_training_log.json``.
+    # stage 1: 40k plain renders with known coefficients (~25 min)
+    python tools/train_embedded_rnet.py --out /tmp/stage1
+    # stage 1 continued on 30k photo-like renders (~20 min; the CC BY photo bank: skin colours)
+    python tools/train_embedded_rnet.py --init /tmp/stage1/rnet_ict.pt --n-train 30000 \
+        --epochs 4 --lr 5e-4 --seed 11 --photos WEBMORPH/canada:WEBMORPH/3dsk \
+        --photo-textures 0.5 --backgrounds 0.7 --hair 0.6 --camera 0.5 --mesh-crop 0.7
+
+(``WEBMORPH``: the webmorphR.stim stimuli, CC BY 4.0, e.g. ``../shared/realfaces/webmorph``;
+attribution in ``sk3dmm/nets/data/rnet_ict-ATTRIBUTION.txt``.) The photo-like switches
+(:class:`sk3dmm.nets.TrainConfig`, :mod:`sk3dmm.render._photo_like`) were chosen on real photos
+with ``benchmarks/bench_rnet_real.py``; compositing into the bank's photos (``--context``) is
+built but not used: it measured no better than without it. Without ``--photos`` the photo skin
+is off and the other switches still apply.
+
+``--stage all`` adds stage 2: the supervised loss plus the hybrid weak-supervision loss
+(:class:`sk3dmm.nets.HybridLoss`) on fresh renders; ``--stage hybrid --init PATH`` runs stage 2
+alone. Stage 2 is not in the shipped weights: on renders it does not improve the held-out shape
+error (2 epochs on 6,000 renders: 0.142 -> 0.150 cm^2 with the hybrid term, 0.151 without it).
+Reproducible from the seeds. Writes ``rnet_ict.pt``, its ``.sha256`` and
+``rnet_ict_training_log.json`` into ``--out`` (default: the package's data folder).
 """
 
 import argparse

@@ -138,7 +138,9 @@ def render_training_crops(
 
     model = load_ict_model() if model is None else model
     bank = photo_bank_for(cfg, model, progress) if bank is None else bank
-    rng = np.random.default_rng(check_random_state(seed).randint(2**31))
+    seed_int = check_random_state(seed).randint(2**31)
+    rng = np.random.default_rng(seed_int)  # the plain renders' draws, in their original order
+    photo_rng = np.random.default_rng([seed_int, 1])  # every photo-like draw
     size = cfg.render_size
     alpha = rng.standard_normal((n, model.n_identity))
     beta = _random_expressions(model, n, rng)
@@ -148,18 +150,19 @@ def render_training_crops(
     gamma = np.stack([_random_lighting(rng) for _ in range(n)])
     n_param = min(n, 256)
     albedo = np.stack([ict_albedo(model, random_albedo_params(rng)) for _ in range(n_param)])
-    albedo = np.concatenate([albedo, [hair_albedo(model, a, rng) for a in albedo]])
-    which_albedo = rng.integers(n_param, size=n) + n_param * (rng.random(n) < cfg.hair)
+    which_albedo = rng.integers(n_param, size=n)
+    albedo = np.concatenate([albedo, [hair_albedo(model, a, photo_rng) for a in albedo]])
+    which_albedo += n_param * (photo_rng.random(n) < cfg.hair)
     n_bank = 0 if bank is None else len(bank)
     if n_bank and bank.canvases.shape[1] != size:
         raise ValueError(f"the photo bank's canvases are {bank.canvases.shape[1]} px; render_size is {size}")
     if n_bank:
         albedo = np.concatenate([albedo, bank.textures])
-        photo_skin = rng.random(n) < cfg.photo_textures
-        which_albedo[photo_skin] = 2 * n_param + rng.integers(n_bank, size=int(photo_skin.sum()))
-    in_context = (rng.random(n) < cfg.context) if n_bank else np.zeros(n, bool)
-    context_of = rng.integers(max(n_bank, 1), size=n)
-    natural = rng.random(n) < cfg.backgrounds
+        photo_skin = photo_rng.random(n) < cfg.photo_textures
+        which_albedo[photo_skin] = 2 * n_param + photo_rng.integers(n_bank, size=int(photo_skin.sum()))
+    in_context = (photo_rng.random(n) < cfg.context) if n_bank else np.zeros(n, bool)
+    context_of = photo_rng.integers(max(n_bank, 1), size=n)
+    natural = photo_rng.random(n) < cfg.backgrounds
     background = rng.uniform(0.1, 0.9, (n, 3))
     distance = DISTANCE_MM / model.unit_mm
     pivot = torch.tensor(HEAD_PIVOT_CM) * 10 / model.unit_mm
@@ -171,7 +174,11 @@ def render_training_crops(
     if in_context.any():  # the bank photo's fitted pose, turned a little about the head's centre
         c = context_of[in_context]
         small = np.deg2rad(
-            np.c_[rng.uniform(-12, 12, len(c)), rng.uniform(-6, 6, len(c)), rng.uniform(-6, 6, len(c))]
+            np.c_[
+                photo_rng.uniform(-12, 12, len(c)),
+                photo_rng.uniform(-6, 6, len(c)),
+                photo_rng.uniform(-6, 6, len(c)),
+            ]
         )
         delta = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64)) @ euler_to_matrix(
             *(torch.tensor(small[:, i]) for i in range(3))
@@ -188,7 +195,7 @@ def render_training_crops(
         center[in_context] = bank.center[c]
     corr = mediapipe_correspondence()
     crop_vertices = np.where(
-        (rng.random(n) < cfg.mesh_crop)[:, None],
+        (photo_rng.random(n) < cfg.mesh_crop)[:, None],
         corr.vertex_ids[MESH_TO_68][None],
         model.landmark_indices[None],
     )
@@ -203,7 +210,7 @@ def render_training_crops(
     template = ict_template(model)
     crops = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     affine = np.empty((n, 4))
-    degrade_it = rng.random(n) < cfg.camera
+    degrade_it = photo_rng.random(n) < cfg.camera
     context_tri = _context_triangles(model)
     table = torch.as_tensor(albedo, dtype=torch.float32)
     order = np.r_[np.flatnonzero(~in_context), np.flatnonzero(in_context)]
@@ -222,7 +229,7 @@ def render_training_crops(
                     .clone()
                 )
                 nat = np.flatnonzero(natural[idx])
-                bg[nat] = torch.tensor(natural_backgrounds(len(nat), size, rng))
+                bg[nat] = torch.tensor(natural_backgrounds(len(nat), size, photo_rng))
             else:
                 bg = torch.tensor(background[idx], dtype=torch.float32)
             out = render_faces(
@@ -245,7 +252,7 @@ def render_training_crops(
                 image = soft * image + (1 - soft) * bg
             imgs = (image.numpy() * 255 + 0.5).astype(np.uint8)
             for j, i in enumerate(idx):
-                img = degrade(imgs[j], rng) if degrade_it[i] else imgs[j]
+                img = degrade(imgs[j], photo_rng) if degrade_it[i] else imgs[j]
                 crops[i], _, params = align_crop(img, crop_pts[i], template, INPUT_SIZE, RESCALE_CM)
                 affine[i] = crop_affine(params, INPUT_SIZE)
     targets = {
