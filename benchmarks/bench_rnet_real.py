@@ -20,6 +20,7 @@ performers; rank-1 and AUC of cosine similarity; NME over sqrt(w h) of the true 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import time
@@ -212,6 +213,43 @@ def identity(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
     return head + rows, data
 
 
+def adapt(weights: str, folders: str, epochs: int, out: Path) -> str:
+    """Fine-tune R-Net on unlabelled photos with the hybrid loss; the checkpoint's path."""
+    from sk3dmm.nets._rnet_training import ICT_SIZES
+
+    photos = sorted(
+        str(p)
+        for f in folders.split(os.pathsep)
+        for p in Path(f).rglob("*")
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
+    est = Reconstruct3DMM(
+        method="rnet",
+        weights=None if weights == "embedded" else weights,
+        fine_tune=True,
+        fine_tune_epochs=epochs,
+        random_state=0,
+        on_error="nan",
+        cache=False,
+    ).fit(photos)
+    bundle = est.rnet_
+    path = out / f"adapted_{Path(weights).parent.name or 'embedded'}.pt"
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "state_dict": bundle.net.state_dict(),
+            "sizes": ICT_SIZES,
+            "backbone": "resnet18",
+            "width": 32,
+            "input_size": bundle.input_size,
+            "rescale_factor": bundle.rescale_factor,
+        },
+        path,
+    )
+    print(f"adapted on {len(photos)} photos: {path}")
+    return str(path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -222,6 +260,12 @@ def main() -> None:
     p.add_argument("--expressions")
     p.add_argument("--webmorph")
     p.add_argument("--refine", action="store_true", help="also R-Net + dense refinement rows")
+    p.add_argument(
+        "--adapt",
+        help="folders (os.pathsep-joined) of unlabelled photos: also rows for each R-Net fine-tuned on them "
+        "with the hybrid loss (fine_tune=True); not the evaluation photos",
+    )
+    p.add_argument("--adapt-epochs", type=int, default=5)
     p.add_argument("--out", default="results/rnet_real")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -231,6 +275,9 @@ def main() -> None:
         runs[f"R-Net: {lab}"] = (w, False)
         if args.refine:
             runs[f"R-Net + dense refinement: {lab}"] = (w, True)
+        if args.adapt:
+            adapted = adapt(w, args.adapt, args.adapt_epochs, Path(args.out))
+            runs[f"R-Net: {lab}, adapted without labels"] = (adapted, False)
     out, lines, data = Path(args.out), [], {}
     t0 = time.perf_counter()
     for name, fn, folder in (

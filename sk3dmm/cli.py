@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--method",
         default=defaults["method"],
-        choices=["landmarks", "rnet"],
+        choices=["landmarks", "rnet", "rnet_refined"],
         help="landmark fitting or R-Net",
     )
     p.add_argument(
@@ -253,7 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fei", default=None, help="an FEI folder (needs --fei-gender)")
     e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
     e.add_argument(
-        "--method", default="rnet", choices=["rnet", "landmarks"], help="how coefficients are obtained"
+        "--method",
+        default="rnet",
+        choices=["rnet", "rnet_refined", "landmarks"],
+        help="how coefficients are obtained",
     )
     e.add_argument(
         "--detector",

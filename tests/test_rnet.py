@@ -125,6 +125,22 @@ def test_embedded_rnet_on_a_real_photo(astronaut):
     assert est.rnet_.source.startswith("sk3dmm")
 
 
+def test_rnet_refined_sits_between_rnet_and_the_landmark_fit(astronaut):
+    """R-Net + dense refinement: the landmark fit pulled towards R-Net's shape, so its
+    coefficients are closer to R-Net's than the plain fit's are, and it fits the points as well."""
+    from sk3dmm import Reconstruct3DMM
+
+    out = {}
+    for method in ("rnet", "rnet_refined", "landmarks"):
+        est = Reconstruct3DMM(method=method, coef="alpha", cache=False)
+        out[method] = (est.fit_transform([astronaut])[0], est.reconstructions_[0].reprojection_error)
+    assert np.linalg.norm(out["rnet_refined"][0] - out["rnet"][0]) < np.linalg.norm(
+        out["landmarks"][0] - out["rnet"][0]
+    )
+    assert not np.allclose(out["rnet_refined"][0], out["rnet"][0])  # the landmarks moved it
+    assert out["rnet_refined"][1] < out["rnet"][1]  # and it fits them better than R-Net's shape
+
+
 def test_embedded_rnet_beats_landmark_fitting_on_unseen_renders(ict):
     """On frontal renders of people it never saw, R-Net's face shape must be closer to the
     truth than landmark fitting's, and its identity closer than the mean face."""

@@ -77,7 +77,7 @@ def main() -> None:
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(args.out, dpi=80)
+    fig.savefig(args.out, dpi=80, bbox_inches="tight")
     print(f"wrote {args.out}")
 
 
