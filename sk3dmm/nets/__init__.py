@@ -9,6 +9,7 @@ from ._hybrid_loss import HybridLoss
 from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
 from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
+from ._rnet_training import TrainConfig, render_training_crops
 
 __all__ = [
     "BACKBONES",
@@ -20,12 +21,14 @@ __all__ = [
     "MobileNetV2",
     "RNet",
     "RNetBundle",
+    "TrainConfig",
     "ResNet",
     "export_rnet",
     "fine_tune_rnet",
     "load_deep3d_rnet",
     "load_deep3d_template",
     "load_rnet",
+    "render_training_crops",
     "resnet18",
     "resnet34",
     "resnet50",
