@@ -240,7 +240,8 @@ def hair_albedo(model: MorphableModel, albedo: np.ndarray, rng: np.random.Genera
     if rng.random() < 0.1:
         return out
     line = rng.uniform(0.15, 0.45) * crown
-    hair = idx[height > line] if rng.random() < 0.85 else idx[height > -crown]  # some cover the back
+    # 85%: from the hairline up; 15%: the whole scalp, down the back of the head too
+    hair = idx[height > line] if rng.random() < 0.85 else idx[height > -crown]
     color = HAIR_COLORS[rng.integers(len(HAIR_COLORS))] * rng.uniform(0.7, 1.3)
     out[hair] = np.clip(color * rng.uniform(0.75, 1.25, (len(hair), 1)), 0, 1)
     return out
