@@ -3,7 +3,7 @@
 Usage::
 
     python tools/make_render_contact_sheet.py --photos ../shared/realfaces/webmorph/canada:../shared/realfaces/webmorph/3dsk \\
-        --real ../shared/realfaces/webmorph/smiling_front --out docs/photo_like_renders.png
+        --real ../shared/realfaces/webmorph/canada --out docs/photo_like_renders.png
 
 The photo bank (``--photos``) and the real crops (``--real``) come from the webmorph stimuli
 (DeBruine & Jones, webmorphR.stim, CC BY 4.0); the sheet is a derived work under the same
