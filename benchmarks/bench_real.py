@@ -67,15 +67,20 @@ def configurations(detectors, methods):
 
 
 # ---------------------------------------------------------------------------- AFLW2000-3D
-def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
-    files = sorted(folder.glob("image*.jpg"))[:limit]
+def aflw_truth(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """AFLW2000-3D ground truth: 68 points (n, 68, 2), pose (pitch, yaw, roll in degrees), the
+    NME normaliser sqrt(w h) of the true points' box, and which photos have all angles within 99 deg."""
     truth = [scipy.io.loadmat(f.with_suffix(".mat")) for f in files]
     gt = np.stack([t["pt3d_68"][:2].T for t in truth])
-    pose_gt = np.rad2deg(np.stack([t["Pose_Para"][0, :3] for t in truth]))  # pitch, yaw, roll
-    yaw = np.abs(pose_gt[:, 1])
+    pose_gt = np.rad2deg(np.stack([t["Pose_Para"][0, :3] for t in truth]))
     wh = gt.max(1) - gt.min(1)
-    norm = np.sqrt(wh[:, 0] * wh[:, 1])
-    in_range = (np.abs(pose_gt) <= 99).all(1)
+    return gt, pose_gt, np.sqrt(wh[:, 0] * wh[:, 1]), (np.abs(pose_gt) <= 99).all(1)
+
+
+def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
+    files = sorted(folder.glob("image*.jpg"))[:limit]
+    gt, pose_gt, norm, in_range = aflw_truth(files)
+    yaw = np.abs(pose_gt[:, 1])
     bins = [(0, 30), (30, 60), (60, 1e9)]
     rows, data, seconds = [], {}, {}
     for det, meth in configurations(detectors, methods):
@@ -136,7 +141,8 @@ def _hog(crops):
     )
 
 
-def expressions(folder: Path, detectors, methods, n_jobs):
+def expression_files(folder: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    """The posed-expression photos, their expression letter and their performer."""
     files, labels, people = [], [], []
     for f in sorted(folder.glob("*.jpg")):
         m = EXPRESSION_NAME.match(f.name)
@@ -144,7 +150,11 @@ def expressions(folder: Path, detectors, methods, n_jobs):
             files.append(f)
             labels.append(m.group(4))
             people.append(m.group(1))
-    labels, people = np.array(labels), np.array(people)
+    return files, np.array(labels), np.array(people)
+
+
+def expressions(folder: Path, detectors, methods, n_jobs):
+    files, labels, people = expression_files(folder)
     results, seconds = {}, {}
     for det, meth in configurations(detectors, methods):
         results[(det, meth)], seconds[f"{det}/{meth}"] = reconstruct(files, det, meth, n_jobs)
@@ -213,30 +223,39 @@ def expressions(folder: Path, detectors, methods, n_jobs):
 
 
 # ---------------------------------------------------------------------------- identity
-def identity(folder: Path, detectors, methods, n_jobs):
+def webmorph_pairs(folder: Path) -> list[Path]:
+    """The neutral photos of the people photographed both ways, then their smiling photos."""
     neutral = {f.stem.split("_")[0]: f for f in sorted((folder / "neutral_front").glob("*.jpg"))}
     smiling = {f.stem.split("_")[0]: f for f in sorted((folder / "smiling_front").glob("*.jpg"))}
     people = sorted(set(neutral) & set(smiling))
-    files = [neutral[p] for p in people] + [smiling[p] for p in people]
-    n = len(people)
-    rows, data, seconds = [], {}, {}
+    return [neutral[p] for p in people] + [smiling[p] for p in people]
 
-    def evaluate(feats):  # (2n, d) with NaN rows for failures
-        ok = ~np.isnan(feats).any(1)
-        pair_ok = ok[:n] & ok[n:]
-        a, b = feats[:n][pair_ok], feats[n:][pair_ok]
-        a = a / np.linalg.norm(a, axis=1, keepdims=True)
-        b = b / np.linalg.norm(b, axis=1, keepdims=True)
-        sim = b @ a.T
-        rank1 = float((sim.argmax(1) == np.arange(len(a))).mean())
-        same = np.eye(len(a), dtype=bool)
-        auc = float(roc_auc_score(same.ravel(), sim.ravel()))
-        return rank1, auc, int(pair_ok.sum())
+
+def identify(feats: np.ndarray) -> tuple[float, float, int]:
+    """Rank-1 and verification AUC of cosine similarity between the first half of ``feats``
+    (enrolled) and the second (probes), over the pairs without NaN rows; and their number."""
+    n = len(feats) // 2
+    ok = ~np.isnan(feats).any(1)
+    pair_ok = ok[:n] & ok[n:]
+    a, b = feats[:n][pair_ok], feats[n:][pair_ok]
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    sim = b @ a.T
+    rank1 = float((sim.argmax(1) == np.arange(len(a))).mean())
+    same = np.eye(len(a), dtype=bool)
+    auc = float(roc_auc_score(same.ravel(), sim.ravel()))
+    return rank1, auc, int(pair_ok.sum())
+
+
+def identity(folder: Path, detectors, methods, n_jobs):
+    files = webmorph_pairs(folder)
+    n = len(files) // 2
+    rows, data, seconds = [], {}, {}
 
     for det, meth in configurations(detectors, methods):
         recs, seconds[f"{det}/{meth}"] = reconstruct(files, det, meth, n_jobs)
         alpha = np.stack([r.coefficients["alpha"] if r is not None else np.full(100, np.nan) for r in recs])
-        rank1, auc, pairs = evaluate(alpha)
+        rank1, auc, pairs = identify(alpha)
         data[f"{det}/{meth} alpha"] = {"rank1": rank1, "auc": auc, "pairs": pairs}
         rows.append(f"| `alpha`, {det} / {meth} | {pairs} | {100 * rank1:.1f}% | {auc:.3f} |")
     # reference: dlib's 128-d face recognition ResNet (face_recognition_models, CC0)
@@ -256,7 +275,7 @@ def identity(folder: Path, detectors, methods, n_jobs):
         box = faces[0].box.astype(int)
         shape = shaper(img, dlib.rectangle(*[int(v) for v in box]))
         feats.append(np.array(encoder.compute_face_descriptor(img, shape)))
-    rank1, auc, pairs = evaluate(np.stack(feats))
+    rank1, auc, pairs = identify(np.stack(feats))
     data["dlib face descriptor"] = {"rank1": rank1, "auc": auc, "pairs": pairs}
     rows.append(
         f"| dlib's 128-d face-recognition ResNet (reference) | {pairs} | {100 * rank1:.1f}% | {auc:.3f} |"

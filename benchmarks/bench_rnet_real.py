@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import torch
 from _report import write_report
+from bench_real import aflw_truth, expression_files, identify, webmorph_pairs
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -39,13 +37,12 @@ from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
 from sk3dmm import Reconstruct3DMM
+from sk3dmm.datasets._folders import image_files
 from sk3dmm.faces import load_image
 from sk3dmm.fitting import default_focal, fit_shape_and_pose
 from sk3dmm.morphable import load_ict_model, mediapipe_correspondence
 from sk3dmm.transformers._blocks import fit_to_blocks
 from sk3dmm.transformers._reconstruct import _detect, _project_68, photo_crop_spec
-
-EXPRESSION_NAME = re.compile(r"(\d\d)(\d)(\d)([a-g])\d+\.jpg$")
 
 
 def detections(name: str, files: list[Path], cache_dir: Path) -> dict:
@@ -115,14 +112,9 @@ def coefficients(det: dict, weights: str | None, refine: bool = False) -> dict:
 def aflw(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
     files = sorted(folder.glob("image*.jpg"))
     det = detections("aflw2000", files, cache)
-    truth = [scipy.io.loadmat(f.with_suffix(".mat")) for f in files]
-    gt = np.stack([t["pt3d_68"][:2].T for t in truth])
-    pose_gt = np.rad2deg(np.stack([t["Pose_Para"][0, :3] for t in truth]))
+    gt, pose_gt, norm, in_range = aflw_truth(files)
     ok = det["found"]
     yaw = np.abs(pose_gt[:, 1])
-    wh = gt.max(1) - gt.min(1)
-    norm = np.sqrt(wh[:, 0] * wh[:, 1])
-    in_range = (np.abs(pose_gt) <= 99).all(1)
     rows, data = [], {}
     for label, (weights, refine) in runs.items():
         c = coefficients(det, weights, refine)
@@ -155,11 +147,10 @@ def aflw(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
 
 
 def expressions(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
-    files = [f for f in sorted(folder.glob("*.jpg")) if EXPRESSION_NAME.match(f.name)]
+    files, labels, people = expression_files(folder)
     det = detections("expressions", files, cache)
     ok = det["found"]
-    meta = np.array([EXPRESSION_NAME.match(f.name).groups() for f in files])[ok]
-    y, groups = meta[:, 3], meta[:, 0]
+    y, groups = labels[ok], people[ok]
     rows, data = [], {}
     for label, (weights, refine) in runs.items():
         beta = coefficients(det, weights, refine)["beta"]
@@ -184,23 +175,15 @@ def expressions(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
 
 
 def identity(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
-    neutral = {f.stem.split("_")[0]: f for f in sorted((folder / "neutral_front").glob("*.jpg"))}
-    smiling = {f.stem.split("_")[0]: f for f in sorted((folder / "smiling_front").glob("*.jpg"))}
-    people = sorted(set(neutral) & set(smiling))
-    files = [neutral[p] for p in people] + [smiling[p] for p in people]
+    files = webmorph_pairs(folder)
     det = detections("webmorph", files, cache)
-    n = len(people)
+    n = len(files) // 2
     pair = det["found"][:n] & det["found"][n:]
     rows, data = [], {}
     for label, (weights, refine) in runs.items():
         alpha = np.full((2 * n, 100), np.nan)
         alpha[det["found"]] = coefficients(det, weights, refine)["alpha"]
-        a, b = alpha[:n][pair], alpha[n:][pair]
-        a = a / np.linalg.norm(a, axis=1, keepdims=True)
-        b = b / np.linalg.norm(b, axis=1, keepdims=True)
-        sim = b @ a.T
-        rank1 = float((sim.argmax(1) == np.arange(len(a))).mean())
-        auc = float(roc_auc_score(np.eye(len(a), dtype=bool).ravel(), sim.ravel()))
+        rank1, auc, _ = identify(alpha)
         data[label] = {"rank1": rank1, "auc": auc}
         rows.append(f"| {label} | {100 * rank1:.1f}% | {auc:.3f} |")
     head = [
@@ -217,12 +200,7 @@ def adapt(weights: str, folders: str, epochs: int, out: Path) -> str:
     """Fine-tune R-Net on unlabelled photos with the hybrid loss; the checkpoint's path."""
     from sk3dmm.nets._rnet_training import ICT_SIZES
 
-    photos = sorted(
-        str(p)
-        for f in folders.split(os.pathsep)
-        for p in Path(f).rglob("*")
-        if p.suffix.lower() in (".jpg", ".jpeg", ".png")
-    )
+    photos = sorted(str(p) for f in folders.split(os.pathsep) if f for p in image_files(f))
     est = Reconstruct3DMM(
         method="rnet",
         weights=None if weights == "embedded" else weights,

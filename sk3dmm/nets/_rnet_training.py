@@ -95,12 +95,12 @@ def _random_expressions(model, n, rng):
 
 def photo_bank_for(cfg: TrainConfig, model: MorphableModel, progress: bool = True):
     """The :class:`~sk3dmm.render.PhotoBank` of ``cfg.photos`` (None without photos or switches)."""
+    from ..datasets._folders import image_files
     from ..render import build_photo_bank
 
     if not cfg.photos or (cfg.photo_textures <= 0 and cfg.context <= 0):
         return None
-    folders = [Path(f) for f in cfg.photos.split(os.pathsep) if f]
-    paths = sorted(p for f in folders for p in f.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = sorted(p for f in cfg.photos.split(os.pathsep) if f for p in image_files(f))
     return build_photo_bank(paths, model, ict_template(model), RESCALE_CM, cfg.render_size, progress)
 
 

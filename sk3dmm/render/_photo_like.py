@@ -117,7 +117,7 @@ def build_photo_bank(
     from scipy.spatial import cKDTree
     from tqdm.auto import tqdm
 
-    from ..faces import align_crop, crop_affine, detect_faces, load_image
+    from ..faces import align_crop, crop_affine, detect_faces, largest_face, load_image
     from ..fitting import default_focal, fit_shape_and_pose
     from ..morphable import mediapipe_correspondence
 
@@ -128,7 +128,7 @@ def build_photo_bank(
         if not faces:
             logger.info("%s: no face found, skipped", path)
             continue
-        face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        face = largest_face(faces, str(path))
         canvas, _, params = align_crop(image, face.landmarks, template5, canvas_size, rescale)
         sx, sy, ox, oy = crop_affine(params, canvas_size)
         canvases.append(canvas)
