@@ -83,6 +83,45 @@ def test_defaults_are_the_residual_mlp_recipe(blobs):
     assert lrs
 
 
+def test_mlp_ensemble_members_train_alone_and_predict_together():
+    torch = pytest.importorskip("torch")
+    net = CoefMLP(6, 3, width=8, n_members=4)
+    x = torch.randn(5, 6)
+    assert net.train()(x).shape == (5, 4, 3)  # every member's logits, for their own losses
+    net.input_noise = 0.0
+    with torch.no_grad():
+        mean_log_prob = net.eval()(x)
+        net.train()
+        for module in net.modules():  # dropout off, the member-wise training output kept
+            if isinstance(module, torch.nn.Dropout):
+                module.eval()
+        members = torch.softmax(net(x), -1)
+    assert members.shape == (5, 4, 3)
+    # evaluation gives the log of the members' mean probability
+    np.testing.assert_allclose(mean_log_prob.exp().numpy(), members.mean(1).numpy(), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(members[:, 0], members[:, 1])  # members differ (own weights)
+    with pytest.raises(ValueError, match="n_members"):
+        CoefMLP(6, 3, n_members=0)
+
+
+def test_every_member_learns(blobs):
+    torch = pytest.importorskip("torch")
+    X, y = blobs
+    clf = CoefResNetClassifier(**FAST, module__n_members=3).fit(X, y)
+    clf.module_.train()
+    for module in clf.module_.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.eval()
+    clf.module_.input_noise = 0.0
+    with torch.no_grad():
+        member_pred = clf.module_(torch.as_tensor(clf._prepare(X, fitting=False))).argmax(-1).numpy()
+    truth = clf.label_encoder_.transform(y)
+    for m in range(3):
+        assert np.mean(member_pred[:, m] == truth) > 0.9
+    single = CoefResNetClassifier(**FAST, module__n_members=1).fit(X, y)
+    assert single.score(X, y) > 0.9
+
+
 def test_paper_resnet_is_an_option(blobs):
     X, y = blobs
     clf = CoefResNetClassifier(**PAPER).fit(X[:160], y[:160])
