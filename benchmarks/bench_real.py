@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 from _report import write_report
+from sklearn import config_context
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -163,9 +164,11 @@ def expressions(folder: Path, detectors, methods, n_jobs):
     y, groups = labels[common], people[common]
 
     def score(features, clf):
-        return float(
-            cross_val_score(make_pipeline(StandardScaler(), clf), features, y, groups=groups, cv=folds).mean()
-        )
+        with config_context(enable_metadata_routing=True):
+            if isinstance(clf, CoefResNetClassifier):  # early stopping holds out whole performers
+                clf.set_fit_request(groups=True)
+            pipe = make_pipeline(StandardScaler(), clf)
+            return float(cross_val_score(pipe, features, y, params={"groups": groups}, cv=folds).mean())
 
     rows, data = [], {}
     for (det, meth), recs in results.items():

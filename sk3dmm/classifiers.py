@@ -111,10 +111,21 @@ class _SklearnNet(NeuralNetClassifier):
         params["device"] = self.__dict__["device"]
         return params
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, groups=None, **fit_params):
         """Train from scratch, or with ``warm_start=True`` on a fitted net, continue training it
-        for ``max_epochs`` more (same classes, same input scaling). X: see the class
-        docstring; y: labels of any type."""
+        for ``max_epochs`` more (same classes, same input scaling).
+
+        Parameters
+        ----------
+        X : see the class docstring
+        y : labels of any type
+        groups : array-like of shape (n_samples,), optional
+            Who each sample belongs to (a person, a source photo). With early stopping the
+            hold-out then takes whole groups, so the epoch kept is the one that generalises
+            to unseen groups, not to more photos of people already trained on. Passed by
+            ``cross_val_score(..., params={"groups": g})`` once
+            ``est.set_fit_request(groups=True)`` and metadata routing are on.
+        """
         if "sample_weight" in fit_params:
             raise ValueError(
                 f"{type(self).__name__} does not support sample_weight; use class_weight='balanced' "
@@ -138,6 +149,10 @@ class _SklearnNet(NeuralNetClassifier):
             if len(self.label_encoder_.classes_) < 2:
                 raise ValueError(f"{type(self).__name__} needs at least 2 classes; got 1 class in y")
         y_enc = self.label_encoder_.transform(y).astype(np.int64)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(y, groups)
+        self._groups = groups
         Xp = self._prepare(X, fitting=not warm)
         if len(Xp) != len(y_enc):
             raise ValueError(f"X has {len(Xp)} samples but y has {len(y_enc)}")
@@ -150,12 +165,15 @@ class _SklearnNet(NeuralNetClassifier):
         if not warm:
             # validation data for early stopping: the user's train_split, or a stratified hold-out
             self.hold_out_ = bool(
-                self.early_stopping and (self.train_split is not None or self._can_hold_out(y_enc))
+                self.early_stopping and (self.train_split is not None or self._can_hold_out(y_enc, groups))
             )
         with _seeded(self.random_state):
             if not warm:
                 self.initialize()
-            NeuralNetClassifier.partial_fit(self, Xp, y_enc, _routing_method="fit", **fit_params)
+            try:
+                NeuralNetClassifier.partial_fit(self, Xp, y_enc, _routing_method="fit", **fit_params)
+            finally:
+                del self._groups
         return self
 
     @property
@@ -244,16 +262,41 @@ class _SklearnNet(NeuralNetClassifier):
             raise ValueError(f"lr_schedule must be None or 'cosine', got {self.lr_schedule!r}")
         return callbacks
 
-    def _can_hold_out(self, y) -> bool:
+    def _can_hold_out(self, y, groups=None) -> bool:
         """A stratified hold-out needs two samples of every class and at least one per class
-        on the held-out side; smaller training sets are trained on whole (no early stopping)."""
+        on the held-out side (with ``groups``: every class in two groups or more); smaller
+        training sets are trained on whole (no early stopping)."""
         counts = np.bincount(np.asarray(y))
+        if groups is not None:
+            pairs = np.unique(np.c_[np.asarray(y), np.unique(groups, return_inverse=True)[1]], axis=0)
+            return np.bincount(pairs[:, 0], minlength=len(counts)).min() >= 2
         n_valid = int(np.ceil(self.validation_fraction * len(y)))
         return counts.min() >= 2 and n_valid >= len(counts) and len(y) - n_valid >= len(counts)
+
+    def _group_hold_out(self, y, groups) -> np.ndarray:
+        """A mask of held-out samples: whole groups, about ``validation_fraction`` of them,
+        class proportions kept as far as groups allow (StratifiedGroupKFold's first fold)."""
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        n_splits = max(2, round(1 / self.validation_fraction))
+        n_splits = min(n_splits, len(np.unique(groups)))
+        seed = check_random_state(self.random_state).randint(2**31 - 1)
+        cv = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+        _, valid = next(cv.split(np.zeros(len(y)), y, groups))
+        mask = np.zeros(len(y), bool)
+        mask[valid] = True
+        return mask
 
     def get_split_datasets(self, X, y=None, **fit_params):
         if self.early_stopping and self.train_split is None and getattr(self, "hold_out_", False):
             dataset = self.get_dataset(X, y)
+            groups = getattr(self, "_groups", None)
+            if groups is not None:
+                valid = self._group_hold_out(np.asarray(y), groups)
+                return (
+                    torch.utils.data.Subset(dataset, np.flatnonzero(~valid)),
+                    torch.utils.data.Subset(dataset, np.flatnonzero(valid)),
+                )
             split = ValidSplit(
                 self.validation_fraction,
                 stratified=True,

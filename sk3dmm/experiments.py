@@ -161,9 +161,14 @@ def _folds(task: Task, y, groups, n_splits: int, seed: int):
     return list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(y, y))
 
 
-def _fit_score(model, X_train, y_train, X_test, y_test):
+def _fit_score(model, X_train, y_train, X_test, y_test, groups=None):
+    """Fit and score; ``groups`` (training side) reach sk3dmm's classifiers, whose early
+    stopping then holds out whole people."""
     t0 = time.perf_counter()
-    model.fit(X_train, y_train)
+    if groups is not None and isinstance(model, CoefResNetClassifier | ImageResNetClassifier):
+        model.fit(X_train, y_train, groups=groups)
+    else:
+        model.fit(X_train, y_train)
     seconds = time.perf_counter() - t0
     pred = model.predict(X_test)
     return float(np.mean(pred == y_test)), seconds, pred
@@ -233,14 +238,17 @@ def run_task(
     for scheme, name in jobs:
         scores, all_true, all_pred = [], [], []
         for tr, te in schemes[scheme]:
+            # people-disjoint test folds: the classifiers' early stopping holds out people too
+            disjoint = task.grouped and not np.isin(groups[tr], groups[te]).any()
+            fit_groups = groups[tr] if disjoint else None
             if name == PIXEL_MODEL:
                 model = clone(image_model)
                 acc, sec, pred = _fit_score(
-                    model, [images[i] for i in tr], y[tr], [images[i] for i in te], y[te]
+                    model, [images[i] for i in tr], y[tr], [images[i] for i in te], y[te], fit_groups
                 )
             else:
                 model = clone(models[name])
-                acc, sec, pred = _fit_score(model, X[tr], y[tr], X[te], y[te])
+                acc, sec, pred = _fit_score(model, X[tr], y[tr], X[te], y[te], fit_groups)
             per = sec / (len(tr) * len(model.history)) if hasattr(model, "history") else None
             scores.append(acc)
             all_true.append(y[te])

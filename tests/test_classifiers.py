@@ -158,6 +158,69 @@ def test_early_stopping_restores_the_best_epoch():
     assert loss == pytest.approx(losses[best], rel=1e-4)
 
 
+@pytest.fixture
+def people():
+    """12 people, 20 photos each, 3 classes; every person has a personal offset."""
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(12), 20)
+    y = rng.integers(0, 3, len(groups))
+    X = rng.normal(0, 3, (3, 10))[y] + rng.normal(0, 2, (12, 10))[groups] + rng.normal(0, 1, (len(y), 10))
+    return X.astype(np.float32), np.array(["a", "b", "c"])[y], np.array([f"p{g:02d}" for g in groups])
+
+
+def _spy_on_split(monkeypatch):
+    seen = {}
+    original = CoefResNetClassifier.get_split_datasets
+
+    def spy(self, X, y=None, **kwargs):
+        train, valid = original(self, X, y, **kwargs)
+        seen["train"], seen["valid"] = np.asarray(train.indices), np.asarray(valid.indices)
+        return train, valid
+
+    monkeypatch.setattr(CoefResNetClassifier, "get_split_datasets", spy)
+    return seen
+
+
+def test_groups_make_the_early_stopping_hold_out_take_whole_people(people, monkeypatch):
+    X, y, groups = people
+    seen = _spy_on_split(monkeypatch)
+    clf = CoefResNetClassifier(**FAST).fit(X, y, groups=groups)
+    train, valid = set(groups[seen["train"]]), set(groups[seen["valid"]])
+    assert clf.hold_out_ and valid and not train & valid
+    assert len(seen["train"]) + len(seen["valid"]) == len(y)
+    assert 0.05 <= len(seen["valid"]) / len(y) <= 0.35
+    assert set(y[seen["valid"]]) == set(y)  # stratified: every class is held out
+    CoefResNetClassifier(**FAST).fit(X, y)  # without groups: random samples, people on both sides
+    assert set(groups[seen["train"]]) & set(groups[seen["valid"]])
+    again = CoefResNetClassifier(**FAST).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(clf.predict_proba(X), again.predict_proba(X))
+
+
+def test_groups_are_routed_by_cross_validation(people):
+    from sklearn import config_context
+    from sklearn.model_selection import GroupKFold
+
+    X, y, groups = people
+    with config_context(enable_metadata_routing=True):
+        clf = CoefResNetClassifier(**FAST).set_fit_request(groups=True)
+        scores = cross_val_score(
+            make_pipeline(StandardScaler(), clf), X, y, params={"groups": groups}, cv=GroupKFold(3)
+        )
+    assert scores.shape == (3,) and scores.min() > 0.5
+
+
+def test_groups_of_the_wrong_length_are_refused(people):
+    X, y, groups = people
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        CoefResNetClassifier(**FAST).fit(X, y, groups=groups[:-1])
+
+
+def test_too_few_groups_per_class_train_whole(people):
+    X, y, _ = people
+    clf = CoefResNetClassifier(**FAST).fit(X, y, groups=np.where(y == "a", "one", "other"))
+    assert not clf.hold_out_
+
+
 def test_tiny_training_sets_train_whole():
     X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
     y = np.array(["a", "a", "b", "b", "c", "d"])  # classes c and d have one sample

@@ -90,7 +90,9 @@ def test_switches_render_photo_like_crops(model, bank):
     assert np.array_equal(crops, again) and np.array_equal(targets["angle"], targets2["angle"])
     plain, _, _ = render_training_crops(8, TrainConfig(), 0, model, progress=False)
     with pytest.raises(ValueError, match="canvases are 160 px"):
-        render_training_crops(2, TrainConfig(render_size=96, context=1.0), 0, model, progress=False, bank=bank)
+        render_training_crops(
+            2, TrainConfig(render_size=96, context=1.0), 0, model, progress=False, bank=bank
+        )
     # plain renders stand on one flat colour; photo-like ones on images
     corner = lambda c: c[:, :12, :12].reshape(len(c), -1, 3).std(1).mean()  # noqa: E731
     assert corner(crops) > corner(plain)
