@@ -351,8 +351,10 @@ class CoefResNetClassifier(_SklearnNet):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` (default 0.15, stratified) and stop after
         ``patience`` (default 25) epochs without a lower validation loss, keeping the best
-        weights. Training sets too small to hold out one sample per class are trained whole
-        (``hold_out_`` says which happened).
+        weights. ``fit(X, y, groups=people)`` holds out whole people instead (use it when
+        the test photos are of people not trained on: the epoch kept is then the one that
+        generalises to new people). Training sets too small to hold out one sample per class
+        are trained whole (``hold_out_`` says which happened).
     label_smoothing : float, default=0.1
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine annealing of the learning rate over ``max_epochs``.
