@@ -55,3 +55,30 @@ def test_harness_on_true_coefficients(tmp_path):
     assert (tmp_path / "experiments.md").read_text().startswith("# sk3dmm experiments")
     assert (tmp_path / "confusion_expression.png").stat().st_size > 5000
     assert kmeans_identity(data, 0)["adjusted_rand_index"] > 0.9
+
+
+def test_people_disjoint_folds_pass_people_to_the_early_stopping(monkeypatch):
+    """The MLP's hold-out mirrors the test split: whole people where the folds hold people
+    out, random photos where they share people (the paper's expression split)."""
+    from sk3dmm.classifiers import CoefResNetClassifier
+    from sk3dmm.experiments import run_task
+
+    faces = make_synthetic_faces(4, image_size=32, angles=("S", "HR"), random_state=1)
+    data = FaceSet(list(faces.images), faces.frame, faces.alpha, faces.beta, "test")
+    seen = []
+    original = CoefResNetClassifier.fit
+
+    def spy(self, X, y, groups=None, **kwargs):
+        seen.append(None if groups is None else set(groups))
+        return original(self, X, y, groups=groups, **kwargs)
+
+    monkeypatch.setattr(CoefResNetClassifier, "fit", spy)
+    task = Task("expression", "expression", "beta", grouped=True)
+    rows, _ = run_task(
+        data, task, 2, epochs=1, image_size=16, image_width=8, seed=0, progress=False, paper_resnet=False
+    )
+    schemes = [r["scheme"] for r in rows if r["model"] == "CoefResNet (residual MLP)"]
+    assert schemes[0] == "paper: 2975/1925 split (people shared)"
+    assert seen[0] is None  # people shared: a hold-out of random photos
+    assert all(g is not None and len(g) >= 2 for g in seen[1:])  # people disjoint: people held out
+    assert len(seen) == 1 + 1 + 2  # paper split, people-disjoint split, 2 folds
