@@ -152,7 +152,6 @@ class _SklearnNet(NeuralNetClassifier):
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(y, groups)
-        self._groups = groups
         Xp = self._prepare(X, fitting=not warm)
         if len(Xp) != len(y_enc):
             raise ValueError(f"X has {len(Xp)} samples but y has {len(y_enc)}")
@@ -170,6 +169,7 @@ class _SklearnNet(NeuralNetClassifier):
         with _seeded(self.random_state):
             if not warm:
                 self.initialize()
+            self._groups = groups  # read by get_split_datasets, for this fit only
             try:
                 NeuralNetClassifier.partial_fit(self, Xp, y_enc, _routing_method="fit", **fit_params)
             finally:
@@ -273,30 +273,25 @@ class _SklearnNet(NeuralNetClassifier):
         n_valid = int(np.ceil(self.validation_fraction * len(y)))
         return counts.min() >= 2 and n_valid >= len(counts) and len(y) - n_valid >= len(counts)
 
-    def _group_hold_out(self, y, groups) -> np.ndarray:
-        """A mask of held-out samples: whole groups, about ``validation_fraction`` of them,
-        class proportions kept as far as groups allow (StratifiedGroupKFold's first fold)."""
+    def _group_hold_out(self, y, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Training and held-out indices: whole groups held out, about ``validation_fraction``
+        of them, class proportions kept as far as groups allow (StratifiedGroupKFold's first
+        fold)."""
         from sklearn.model_selection import StratifiedGroupKFold
 
         n_splits = max(2, round(1 / self.validation_fraction))
         n_splits = min(n_splits, len(np.unique(groups)))
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         cv = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
-        _, valid = next(cv.split(np.zeros(len(y)), y, groups))
-        mask = np.zeros(len(y), bool)
-        mask[valid] = True
-        return mask
+        return next(cv.split(np.zeros(len(y)), y, groups))
 
     def get_split_datasets(self, X, y=None, **fit_params):
         if self.early_stopping and self.train_split is None and getattr(self, "hold_out_", False):
             dataset = self.get_dataset(X, y)
             groups = getattr(self, "_groups", None)
             if groups is not None:
-                valid = self._group_hold_out(np.asarray(y), groups)
-                return (
-                    torch.utils.data.Subset(dataset, np.flatnonzero(~valid)),
-                    torch.utils.data.Subset(dataset, np.flatnonzero(valid)),
-                )
+                train, valid = self._group_hold_out(np.asarray(y), groups)
+                return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, valid)
             split = ValidSplit(
                 self.validation_fraction,
                 stratified=True,

@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
-from .classifiers import CoefResNetClassifier, ImageResNetClassifier
+from .classifiers import CoefResNetClassifier, ImageResNetClassifier, _SklearnNet
 from .nets import CoefResNet
 from .paper_protocols import (
     ProtocolError,
@@ -165,7 +165,7 @@ def _fit_score(model, X_train, y_train, X_test, y_test, groups=None):
     """Fit and score; ``groups`` (training side) reach sk3dmm's classifiers, whose early
     stopping then holds out whole people."""
     t0 = time.perf_counter()
-    if groups is not None and isinstance(model, CoefResNetClassifier | ImageResNetClassifier):
+    if groups is not None and isinstance(model, _SklearnNet):
         model.fit(X_train, y_train, groups=groups)
     else:
         model.fit(X_train, y_train)
