@@ -71,7 +71,7 @@ def test_defaults_are_the_residual_mlp_recipe(blobs):
     clf = CoefResNetClassifier()
     p = clf.get_params()
     assert p["module"] is CoefMLP and p["early_stopping"] and p["lr_schedule"] == "cosine"
-    assert p["label_smoothing"] == 0.1 and p["optimizer__weight_decay"] == 1e-2
+    assert p["label_smoothing"] == 0.1 and p["optimizer__weight_decay"] == 2.0
     X, y = blobs
     clf = CoefResNetClassifier(**{**FAST, "max_epochs": 6}).fit(X, y)
     assert isinstance(clf.module_, CoefMLP) and clf.hold_out_

@@ -66,7 +66,7 @@ class CoefMLP(nn.Module):
         Inside each block.
     input_dropout : float, default=0.0
         On the (standardised) coefficients before the first layer.
-    input_noise : float, default=0.1
+    input_noise : float, default=0.2
         Standard deviation of Gaussian noise added to the (standardised) coefficients in
         training, drawn for each member.
     n_members : int, default=8
@@ -81,7 +81,7 @@ class CoefMLP(nn.Module):
         n_blocks: int = 2,
         dropout: float = 0.2,
         input_dropout: float = 0.0,
-        input_noise: float = 0.1,
+        input_noise: float = 0.2,
         n_members: int = 8,
     ):
         super().__init__()
