@@ -209,9 +209,11 @@ def run_task(
     seed: int,
     progress: bool,
     paper_resnet: bool = True,
+    pixel_baseline: bool = True,
 ) -> tuple[list[dict], dict]:
     """Score every model on one task under the paper's split and cross-validation; returns
-    result rows and extras (confusion, timing, notes)."""
+    result rows and extras (confusion, timing, notes). ``pixel_baseline=False`` leaves the
+    pixel ResNet out (coefficient classifiers only)."""
     frame = data.frame
     keep = np.ones(len(frame), bool)
     if task.max_people is not None:
@@ -231,10 +233,9 @@ def run_task(
     schemes, extras["notes"] = _protocol_schemes(task, frame[keep].reset_index(drop=True), y, groups, seed)
     cv_name = f"{'grouped' if task.grouped else 'stratified'} {n_splits}-fold"
     schemes[cv_name] = _folds(task, y, groups, n_splits, seed)
-    jobs = [(scheme, name) for scheme in schemes for name in [*models, PIXEL_MODEL]]
-    bar = tqdm(
-        total=sum(len(f) for f in schemes.values()) * (len(models) + 1), desc=task.name, disable=not progress
-    )
+    names = [*models, PIXEL_MODEL] if pixel_baseline else list(models)
+    jobs = [(scheme, name) for scheme in schemes for name in names]
+    bar = tqdm(total=sum(len(f) for f in schemes.values()) * len(names), desc=task.name, disable=not progress)
     for scheme, name in jobs:
         scores, all_true, all_pred = [], [], []
         for tr, te in schemes[scheme]:
