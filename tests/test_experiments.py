@@ -75,8 +75,18 @@ def test_people_disjoint_folds_pass_people_to_the_early_stopping(monkeypatch):
     monkeypatch.setattr(CoefResNetClassifier, "fit", spy)
     task = Task("expression", "expression", "beta", grouped=True)
     rows, _ = run_task(
-        data, task, 2, epochs=1, image_size=16, image_width=8, seed=0, progress=False, paper_resnet=False
+        data,
+        task,
+        2,
+        epochs=1,
+        image_size=16,
+        image_width=8,
+        seed=0,
+        progress=False,
+        paper_resnet=False,
+        pixel_baseline=False,
     )
+    assert "ImageResNet-34 (pixels)" not in {r["model"] for r in rows}  # left out when asked
     schemes = [r["scheme"] for r in rows if r["model"] == "CoefResNet (residual MLP)"]
     assert schemes[0] == "paper: 2975/1925 split (people shared)"
     assert seen[0] is None  # people shared: a hold-out of random photos
