@@ -61,7 +61,7 @@ def test_people_disjoint_folds_pass_people_to_the_early_stopping(monkeypatch):
     """The MLP's hold-out mirrors the test split: whole people where the folds hold people
     out, random photos where they share people (the paper's expression split)."""
     from sk3dmm.classifiers import CoefResNetClassifier
-    from sk3dmm.experiments import PIXEL_MODEL, run_task
+    from sk3dmm.experiments import COEF_MODEL, PIXEL_MODEL, run_task
 
     faces = make_synthetic_faces(4, image_size=32, angles=("S", "HR"), random_state=1)
     data = FaceSet(list(faces.images), faces.frame, faces.alpha, faces.beta, "test")
@@ -87,7 +87,7 @@ def test_people_disjoint_folds_pass_people_to_the_early_stopping(monkeypatch):
         pixel_baseline=False,
     )
     assert PIXEL_MODEL not in {r["model"] for r in rows}  # left out when asked
-    schemes = [r["scheme"] for r in rows if r["model"] == "CoefResNet (residual MLP)"]
+    schemes = [r["scheme"] for r in rows if r["model"] == COEF_MODEL]
     assert schemes[0] == "paper: 2975/1925 split (people shared)"
     assert seen[0] is None  # people shared: a hold-out of random photos
     assert all(g is not None and len(g) >= 2 for g in seen[1:])  # people disjoint: people held out
