@@ -30,8 +30,9 @@ def estimate_pose_affine(
     b, n, _ = points3d.shape
     x3 = points3d - points3d.mean(1, keepdim=True)
     x2 = points2d - points2d.mean(1, keepdim=True)
-    # A^T = pinv(X) @ x  -> (b, 3, 2)
-    a_t = torch.linalg.lstsq(x3, x2).solution
+    # A^T = pinv(X) @ x  -> (b, 3, 2). Not torch's CPU default driver: gelsy reads uninitialised
+    # pivot memory (pytorch issues 71222, 92537), so its answer depends on the batch and the run.
+    a_t = torch.linalg.lstsq(x3, x2, driver="gelsd" if x3.device.type == "cpu" else "gels").solution
     a = a_t.transpose(1, 2)  # (b, 2, 3)
     u, s, vh = torch.linalg.svd(a, full_matrices=False)
     r12 = u @ vh  # nearest matrix with orthonormal rows

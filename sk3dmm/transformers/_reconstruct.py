@@ -235,9 +235,11 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         Where fitting runs: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     precision : {"float64", "float32"}, default="float64"
         Arithmetic of the landmark fit. float64 is reproducible: the same photo gives the same
-        numbers in every call and batch. float32 fits about twice as fast (the fit is a few
-        percent of the time per photo) but its results move by up to ~1e-5 between calls and
-        with the other faces of the batch (BLAS kernels chosen by memory alignment).
+        bits in every call and whatever else is in its batch, for every method
+        (``tests/test_repeatability.py``). float32 is repeatable call to call, but a row moves
+        with the size of its batch by up to ~1e-5 in ``alpha`` / ``beta`` and ~1e-4 mm in
+        translation (a few float32 steps: batched matrix products take other BLAS kernels for
+        other batch sizes).
     cache : bool, "memory" or path, default=True
         Reuse per-image results: ``True`` / ``"memory"``: those computed earlier in this
         process (bounded, :func:`sk3dmm.set_cache_memory_limit`); a folder: also those on disk
@@ -655,7 +657,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         alphas, betas, angles, feats = [], [], [], []
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             for s in range(0, len(crops), self.batch_size):
-                coefs, f = net.forward_with_features(to_input(crops[s : s + self.batch_size], device))
+                coefs, f = net.predict_with_features(to_input(crops[s : s + self.batch_size], device))
                 out = net.split(coefs.float())
                 feats.append(f.float().cpu().numpy())
                 alphas.append(out["id"].cpu().numpy())
