@@ -1,7 +1,13 @@
 """sk3dmm: face photos to 3D Morphable Model coefficients, the scikit-learn way."""
 
 from .classifiers import CoefResNetClassifier, ImageResNetClassifier
-from .exceptions import FaceNotFoundError, ImageReadError, ModelFileError
+from .exceptions import (
+    FaceNotFoundError,
+    ImageReadError,
+    ModelFileError,
+    MultipleFacesError,
+    ReconstructionError,
+)
 from .failed_samples import SkipFailed, drop_failed
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
 from .transformers import (
@@ -30,6 +36,8 @@ __all__ = [
     "ImageReadError",
     "ModelFileError",
     "MorphableModel",
+    "MultipleFacesError",
+    "ReconstructionError",
     "load_bfm_model",
     "load_ict_model",
 ]

@@ -11,3 +11,11 @@ class FaceNotFoundError(ValueError):
 
 class ImageReadError(ValueError):
     """An input could not be read or converted to an RGB image."""
+
+
+class MultipleFacesError(FaceNotFoundError):
+    """A photo holds several faces and the face choice (``faces="refuse"``) takes none."""
+
+
+class ReconstructionError(ValueError):
+    """Detection, R-Net or the fit failed for one sample (the message names the stage)."""

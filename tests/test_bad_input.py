@@ -135,8 +135,7 @@ def test_large_photos_are_downscaled_for_detection(astronaut):
     assert b.image_size == (2048, 2048)  # results stay in the photo's own pixels
     assert np.abs(a.landmarks - b.landmarks).mean() < 6.0  # 4x coarser detection, mapped back
     assert np.abs(a.box - b.box).max() < 0.12 * (a.box[2] - a.box[0])  # HOG boxes come in pyramid steps
-    sx, sy, ox, oy = b.crop_affine  # the crop affine maps photo pixels into the crop
-    eyes = b.landmarks[[36, 45]] * [sx, sy] + [ox, oy]
+    eyes = b.to_crop(b.landmarks[[36, 45]])  # the crop's turn and affine map photo pixels into the crop
     assert (eyes > 0).all() and (eyes < b.crop.shape[0]).all()
     assert t_budget < t_direct / 2
     small = Reconstruct3DMM(cache=False, max_pixels=400_000).fit().reconstruct([big])[0]  # MediaPipe

@@ -57,12 +57,18 @@ def align_crop(
     template5: np.ndarray,
     target_size: int = 224,
     rescale_factor: float = 102.0,
+    roll: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deep3DFaceRecon's ``align_img``: similarity-align a photo on 5 points and crop it.
 
     The 68 landmarks are given in ordinary pixel coordinates (y down); as Deep3DFaceRecon
     does, y is flipped before the fit, the image is resized by ``rescale_factor / s`` (bicubic)
     and cropped to ``target_size`` around the template origin.
+
+    ``roll`` (radians) first turns the photo about its centre by ``-roll`` (see
+    :func:`rotate_points`), so a face whose eyes are ``roll`` from level comes out level;
+    ``trans_params`` then describe the crop of that turned photo. With ``roll=0`` the crop is
+    exactly Deep3DFaceRecon's.
 
     Parameters
     ----------
@@ -83,6 +89,8 @@ def align_crop(
 
     h0, w0 = image.shape[:2]
     lm = np.asarray(landmarks68, np.float64).copy()
+    if roll:
+        lm = rotate_points(lm, -roll, (w0 / 2, h0 / 2))
     lm[:, 1] = h0 - 1 - lm[:, 1]
     t, s = pos_fit(five_points(lm), template5)
     s = rescale_factor / s
@@ -90,10 +98,37 @@ def align_crop(
     left = int(w / 2 - target_size / 2 + float((t[0] - w0 / 2) * s))
     up = int(h / 2 - target_size / 2 + float((h0 / 2 - t[1]) * s))
     img = Image.fromarray(image).resize((w, h), resample=Image.BICUBIC)
-    crop = np.asarray(img.crop((left, up, left + target_size, up + target_size)))
+    if roll:  # crop = S (R (p - c) + c) + o, with q = S p the resized photo's pixels
+        scale = np.diag([w / w0, h / h0])
+        m = scale @ _rotation(-roll) @ np.linalg.inv(scale)
+        shift = scale @ (np.array([w0 / 2, h0 / 2]) - _rotation(-roll) @ [w0 / 2, h0 / 2]) - [left, up]
+        inv = np.linalg.inv(m)
+        data = (*inv[0], -(inv[0] @ shift), *inv[1], -(inv[1] @ shift))
+        crop = np.asarray(img.transform((target_size,) * 2, Image.AFFINE, data, resample=Image.BICUBIC))
+    else:
+        crop = np.asarray(img.crop((left, up, left + target_size, up + target_size)))
     lm_new = np.stack([lm[:, 0] - t[0] + w0 / 2, lm[:, 1] - t[1] + h0 / 2], axis=1) * s
     lm_new = lm_new - np.array([w / 2 - target_size / 2, h / 2 - target_size / 2])
     return crop, lm_new, np.array([w0, h0, s, t[0], t[1]])
+
+
+def _rotation(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def rotate_points(points: np.ndarray, angle: float, centre) -> np.ndarray:
+    """Points (..., 2) in pixels (y down) turned by ``angle`` radians about ``centre``
+    (positive: clockwise on screen, as the angle of the eye line ``atan2(dy, dx)``)."""
+    c = np.asarray(centre, dtype=np.float64)
+    return (np.asarray(points, dtype=np.float64) - c) @ _rotation(angle).T + c
+
+
+def eye_line_angle(landmarks68: np.ndarray) -> float:
+    """Radians from level of the line from the photo-left eye centre to the photo-right one."""
+    left, right = five_points(landmarks68)[:2]
+    d = right - left
+    return float(np.arctan2(d[1], d[0]))
 
 
 def crop_affine(trans_params: np.ndarray, target_size: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import FaceNotFoundError, ModelFileError
+from ..exceptions import FaceNotFoundError, ModelFileError, MultipleFacesError
 
 
 @dataclass
@@ -26,12 +26,32 @@ class FaceDetection:
     mesh : (468, 3) array or None
         MediaPipe's face mesh (x, y pixels, relative depth) for ``detector="mediapipe"``;
         ``landmarks`` are then its points nearest the 68 (``sk3dmm.faces.MESH_TO_68``).
+    keypoints : (6, 2) array or None
+        MediaPipe's detector keypoints (eyes, nose tip, mouth, ear tragions), pixels.
+
+    Every point set is in the pixels of the photo that was given (see :meth:`scaled`).
     """
 
     box: np.ndarray
     score: float
     landmarks: np.ndarray
     mesh: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
+
+    def scaled(self, scale_xy: np.ndarray) -> FaceDetection:
+        """The detection in the pixels of the photo resized by ``scale_xy`` (x, y factors):
+        every point set, the mesh's depth with the mean of the two factors."""
+        sxy = np.asarray(scale_xy, dtype=np.float64)
+        mesh = None
+        if self.mesh is not None:
+            mesh = self.mesh * np.r_[sxy, sxy.mean()]
+        return FaceDetection(
+            box=(self.box * np.tile(sxy, 2)).astype(np.float32),
+            score=self.score,
+            landmarks=(self.landmarks * sxy).astype(np.float32),
+            mesh=None if mesh is None else mesh.astype(np.float32),
+            keypoints=None if self.keypoints is None else (self.keypoints * sxy).astype(np.float32),
+        )
 
 
 def models_dir() -> Path:
@@ -101,7 +121,13 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
         from ._mediapipe import MESH_TO_68, default_face_mesh
 
         return [
-            FaceDetection(box=f.box, score=f.score, landmarks=f.mesh[MESH_TO_68, :2].copy(), mesh=f.mesh)
+            FaceDetection(
+                box=f.box,
+                score=f.score,
+                landmarks=f.mesh[MESH_TO_68, :2].copy(),
+                mesh=f.mesh,
+                keypoints=f.keypoints,
+            )
             for f in default_face_mesh().detect([image])[0]
         ]
     det = _detector(detector)
@@ -121,9 +147,46 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
     return sorted(out, key=lambda d: -d.score)
 
 
+FACE_CHOICES = ("largest", "central", "refuse")
+
+
 def largest_face(faces: list[FaceDetection], name: str = "image") -> FaceDetection:
     """The face with the largest box (the subject of a portrait), or FaceNotFoundError."""
+    return choose_face(faces, "largest", name)
+
+
+def choose_face(
+    faces: list[FaceDetection], rule: str = "largest", name: str = "image", image_size=None
+) -> FaceDetection:
+    """The face a photo is reconstructed from.
+
+    Parameters
+    ----------
+    faces : the detections of one photo
+    rule : {"largest", "central", "refuse"}
+        ``"largest"``: the largest box (the subject of a portrait; ties: the first, i.e. the
+        best detector score); ``"central"``: the box whose centre is nearest the photo's
+        centre (needs ``image_size``); ``"refuse"``: a photo with more than one face fails
+        with :class:`~sk3dmm.MultipleFacesError`.
+    name : how to name the photo in errors
+    image_size : (width, height), for ``"central"``
+
+    Raises
+    ------
+    FaceNotFoundError
+        No face; MultipleFacesError for ``"refuse"`` and several faces.
+    """
     if not faces:
         raise FaceNotFoundError(f"{name}: no face detected")
+    if rule == "refuse" and len(faces) > 1:
+        raise MultipleFacesError(f"{name}: {len(faces)} faces detected (faces='refuse')")
+    if rule == "central":
+        if image_size is None:
+            raise ValueError("choose_face(rule='central') needs image_size")
+        centre = np.asarray(image_size, dtype=np.float64) / 2
+        dist = [np.linalg.norm((f.box[:2] + f.box[2:]) / 2 - centre) for f in faces]
+        return faces[int(np.argmin(dist))]
+    if rule not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {FACE_CHOICES}, got {rule!r}")
     areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
     return faces[int(np.argmax(areas))]

@@ -131,6 +131,48 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, iou_
     return out
 
 
+RETRY_SCORE = 0.75  # upright faces of AFLW2000-3D and the astronaut score 0.8-0.95; upside-down 0.57
+
+
+def _unturn(points: np.ndarray, turns: int, size: float = 128.0) -> np.ndarray:
+    """Points (..., 2) of a square image turned ``turns`` quarter turns by ``torch.rot90``
+    (dims 0, 1) back in the unturned image (continuous pixels, edges at integers)."""
+    out = np.asarray(points, dtype=np.float64)
+    for _ in range(turns % 4):  # rot90: out[i, j] = in[j, size - 1 - i], so (x, y) <- (size - y, x)
+        out = np.stack([size - out[..., 1], out[..., 0]], -1)
+    return out
+
+
+def _eye_angle(keypoints: np.ndarray) -> float:
+    """Degrees from level of the line from the right eye (photo left) to the left eye."""
+    d = keypoints[1] - keypoints[0]
+    return math.degrees(math.atan2(d[1], d[0]))
+
+
+def _needs_other_orientations(faces: list[tuple]) -> bool:
+    if not faces:
+        return True
+    _, score, points = max(faces, key=lambda f: f[1])
+    return score < RETRY_SCORE or abs(_eye_angle(points)) > 45.0
+
+
+def _best_orientation(per_turn: list[list[tuple]], iou_threshold: float = 0.3) -> list[tuple]:
+    """Faces of all orientations, best score first; a face found in several orientations
+    (boxes overlapping by more than ``iou_threshold``) keeps its best-scoring one."""
+    faces = sorted((f for faces in per_turn for f in faces), key=lambda f: -f[1])
+    kept: list[tuple] = []
+    for face in faces:
+        if all(_iou(face[0], other[0]) <= iou_threshold for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    union = np.clip(a[2:] - a[:2], 0, None).prod() + np.clip(b[2:] - b[:2], 0, None).prod() - inter
+    return float(inter / max(union, 1e-12))
+
+
 class MediaPipeFaceMesh:
     """BlazeFace detection and the 468-point mesh on RGB photos, batched, on CPU or CUDA.
 
@@ -195,11 +237,30 @@ class MediaPipeFaceMesh:
 
     @torch.no_grad()
     def detect_boxes(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float, np.ndarray]]]:
-        """Face boxes (x0, y0, x1, y1 pixels), scores and six keypoints of each photo."""
+        """Face boxes (x0, y0, x1, y1 pixels), scores and six keypoints of each photo.
+
+        BlazeFace was trained on upright faces: on a photo turned by 180 degrees it scores
+        the face 0.57 with its keypoints in the wrong places. So where the upright pass finds
+        no face, or its best face scores below ``RETRY_SCORE`` or has its eyes more than 45
+        degrees from level (keypoints), the photo is also searched turned by 90, 180 and 270
+        degrees; each face keeps the orientation that scores it best, mapped back to the photo.
+        """
         if not images:
             return []
         inputs, frames = zip(*(self._letterbox(im) for im in images))
-        regress, logits = self.detector(torch.stack(inputs))
+        found = self._decode(torch.stack(inputs), frames, 0)
+        for b, faces in enumerate(found):
+            if not _needs_other_orientations(faces):
+                continue
+            turned = [self._decode(torch.rot90(inputs[b], k, dims=(0, 1))[None], frames[b : b + 1], k)[0]
+                      for k in (1, 2, 3)]  # fmt: skip
+            found[b] = _best_orientation([faces, *turned])[: self.max_faces]
+        return found
+
+    def _decode(self, inputs: torch.Tensor, frames, turns: int) -> list[list[tuple]]:
+        """Detections of letterboxed inputs turned ``turns`` quarter turns counter-clockwise
+        (``torch.rot90``), in the unturned photos' pixels."""
+        regress, logits = self.detector(inputs)
         scores = torch.sigmoid(logits[..., 0].clamp(-100, 100)).double().cpu().numpy()
         regress = regress.double().cpu().numpy()
         anchors = self.anchors
@@ -214,8 +275,14 @@ class MediaPipeFaceMesh:
             offset, scale = np.array([px, py]), np.array([sx, sy])
             faces = []
             for box, score, pts in weighted_nms(boxes, scores[b, keep], points)[: self.max_faces]:
+                corners = _unturn(box.reshape(2, 2), turns)
+                box = np.r_[corners.min(0), corners.max(0)]
                 faces.append(
-                    (((box.reshape(2, 2) - offset) / scale).reshape(4), score, (pts - offset) / scale)
+                    (
+                        ((box.reshape(2, 2) - offset) / scale).reshape(4),
+                        score,
+                        (_unturn(pts, turns) - offset) / scale,
+                    )
                 )
             results.append(faces)
         return results

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..exceptions import FaceNotFoundError, ImageReadError, ModelFileError
+from ..exceptions import FaceNotFoundError, ImageReadError, ModelFileError, ReconstructionError
 
 ON_ERROR = ("raise", "warn", "nan")
-SAMPLE_ERRORS = (FaceNotFoundError, ImageReadError)
+SAMPLE_ERRORS = (FaceNotFoundError, ImageReadError, ReconstructionError)
 KEEP_GOING = "Pass on_error='warn' or 'nan' to keep going."
 
 

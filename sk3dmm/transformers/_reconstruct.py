@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,14 +15,19 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
+from ..exceptions import ModelFileError, ReconstructionError
 from ..faces import (
+    FACE_CHOICES,
+    FaceDetection,
     align_crop,
     as_image_list,
+    choose_face,
     column_values,
     crop_affine,
     detect_faces,
-    largest_face,
+    eye_line_angle,
     load_image,
+    rotate_points,
 )
 from ..fitting import default_focal, fit_shape_and_pose
 from ..morphable import MorphableModel
@@ -54,9 +59,19 @@ class Reconstruction:
         The face aligned on 5 points as R-Net sees it (also kept for the landmark method: the
         photometric loss of C-Net and fine-tuning reads it).
     crop_affine : (4,) or None
-        ``(sx, sy, ox, oy)``: ``crop_xy = image_xy * (sx, sy) + (ox, oy)``.
+        ``(sx, sy, ox, oy)``: ``crop_xy = turned_xy * (sx, sy) + (ox, oy)``, where
+        ``turned_xy`` is the photo point turned by ``-crop_roll`` about ``center``.
     features : (c,) float32 or None
         R-Net's pooled backbone features of the crop (``method="rnet"``): what C-Net reads.
+    crop_roll : float, default=0
+        Radians the photo was turned by (about the principal point ``center``) before the
+        crop: the angle of the face's eye line, so R-Net sees every face with level eyes
+        (a face turned by 180 degrees gives R-Net the same crop as upright).
+    mesh : (468, 3) float32 or None
+        MediaPipe's dense points (x, y pixels of the photo, relative depth), for
+        ``detector="mediapipe"``.
+    n_faces : int, default=1
+        Faces the detector found in the photo (one was reconstructed, see ``faces``).
     """
 
     coefficients: dict
@@ -73,12 +88,21 @@ class Reconstruction:
     crop: np.ndarray | None = None
     crop_affine: np.ndarray | None = None
     features: np.ndarray | None = None
+    crop_roll: float = 0.0
+    mesh: np.ndarray | None = None
+    n_faces: int = 1
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Photo pixels (..., 2) to the crop's pixels (turned by ``crop_roll``, then scaled)."""
+        sx, sy, ox, oy = self.crop_affine
+        turned = rotate_points(points, -self.crop_roll, self.center) if self.crop_roll else points
+        return turned * np.array([sx, sy]) + np.array([ox, oy])
 
     def crop_camera(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """Focal length, principal point and the 68 landmarks in the crop's pixels."""
-        sx, sy, ox, oy = self.crop_affine
-        scale, offset = np.array([sx, sy]), np.array([ox, oy])
-        return self.focal * (sx + sy) / 2, self.center * scale + offset, self.landmarks * scale + offset
+        """Focal length, principal point and the 68 landmarks in the crop's pixels (the turn
+        is about the principal point, so the crop is a pinhole camera of its own)."""
+        sx, sy = self.crop_affine[:2]
+        return self.focal * (sx + sy) / 2, self.to_crop(self.center), self.to_crop(self.landmarks)
 
 
 def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray, int, float]:
@@ -106,41 +130,59 @@ def _project_68(model: MorphableModel, fit) -> torch.Tensor:
     return project(transform(pts, fit.rotation, fit.translation), fit.focal, fit.center)
 
 
-def _detect(
-    image: np.ndarray, name: str, detector: str, upsample: int, crop_spec, max_pixels: int, raise_errors: bool
-):
-    """Worker: find the largest face of a decoded image and crop it on 5 points.
+@dataclass
+class _Detection:
+    """What the detection worker gives back for one photo (every point in its pixels)."""
 
-    Photos over ``max_pixels`` are downscaled for detection and the crop; landmarks, box and
-    crop affine are mapped back to the photo's pixels. Errors come back as strings so one bad
-    photo cannot stop a batch, unless ``raise_errors``.
+    face: FaceDetection
+    image_size: tuple[int, int]
+    crop: np.ndarray
+    crop_affine: np.ndarray
+    crop_roll: float
+    n_faces: int
+
+
+def _downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo shrunk to at most ``max_pixels`` (bilinear) and the (x, y) factors used."""
+    scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
+    if scale >= 1.0:
+        return image, np.ones(2)
+    from PIL import Image
+
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
+
+
+def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_errors: bool):
+    """Worker: find the face of a decoded photo (``settings["faces"]`` chooses among several)
+    and crop it on 5 points, turned so that its eyes are level.
+
+    Photos over ``max_pixels`` are downscaled for detection and the crop; every point set of
+    the face and the crop affine are mapped back to the photo's pixels. A failure comes back
+    as its reason (a string) so one bad photo cannot stop a batch, unless ``raise_errors``.
     """
     try:
-        scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
-        if scale < 1.0:
-            from PIL import Image
-
-            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-            scale_xy = np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
-        else:
-            small, scale_xy = image, np.ones(2)
-        face = largest_face(detect_faces(small, detector, upsample), name)
+        small, scale_xy = _downscaled(image, settings["max_pixels"])
+        try:
+            faces = detect_faces(small, settings["detector"], settings["upsample"])
+        except (RuntimeError, ValueError, FloatingPointError) as exc:
+            if isinstance(exc, (ModelFileError, *SAMPLE_ERRORS)):
+                raise
+            raise ReconstructionError(f"{name}: detection failed ({type(exc).__name__}: {exc})") from exc
+        face = choose_face(faces, settings["faces"], name, small.shape[1::-1])
         template5, crop_size, rescale = crop_spec
-        crop, _, params = align_crop(small, face.landmarks, template5, crop_size, rescale)
+        roll = eye_line_angle(face.landmarks)  # turned level, as MediaPipe's graph turns its ROI
+        crop, _, params = align_crop(small, face.landmarks, template5, crop_size, rescale, roll=roll)
         affine = crop_affine(params, crop_size)
-        if scale < 1.0:
-            face = replace(
-                face,
-                landmarks=(face.landmarks / scale_xy).astype(np.float32),
-                box=(face.box / np.tile(scale_xy, 2)).astype(np.float32),
-            )
+        if (scale_xy != 1.0).any():
+            face = face.scaled(1.0 / scale_xy)
             affine = np.concatenate([affine[:2] * scale_xy, affine[2:]])
-        return face, (image.shape[1], image.shape[0]), (crop, affine), None
+        return _Detection(face, (image.shape[1], image.shape[0]), crop, affine, roll, len(faces))
     except SAMPLE_ERRORS as exc:
         if raise_errors:
             raise
-        return None, None, None, str(exc).removeprefix(f"{name}: ")
+        return str(exc).removeprefix(f"{name}: ")
 
 
 @dataclass
@@ -157,8 +199,9 @@ class _Setup:
 class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Face photos to 3D morphable model coefficients.
 
-    ``method="landmarks"`` detects the largest face (dlib), finds its 68 landmarks and fits
-    pose, identity and expression to them in batches (:func:`sk3dmm.fitting.fit_shape_and_pose`).
+    ``method="landmarks"`` detects the faces of each photo (MediaPipe by default, see
+    ``detector``), takes one (``faces``: the largest by default) and fits pose, identity and
+    expression to its dense points in batches (:func:`sk3dmm.fitting.fit_shape_and_pose`).
     Nothing is learnt in ``fit``; per-image results are cached by image content, so
     cross-validation does not redo them for each fold.
 
@@ -206,8 +249,16 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         MediaPipe is the default because it measures best on real photos: it finds 94.5% of the
         AFLW2000-3D faces (dlib's HOG 75.4%), its 68 points are as accurate on frontal faces and
         better beyond 30 degrees of yaw, and it detects 5.6x faster (``benchmarks/bench_real.py``).
+        A photo turned sideways or upside down is searched in its four quarter turns, and the
+        face crop is turned by the face's roll (MediaPipe only; dlib's detectors find upright
+        faces, to about 30 degrees of roll).
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
+    faces : {"largest", "central", "refuse"}, default="largest"
+        Which face of a photo with several is reconstructed: the largest box (the subject of
+        a portrait), the one nearest the photo's centre, or none (``"refuse"``: such a photo
+        fails with :class:`~sk3dmm.MultipleFacesError`). The number found is in
+        ``Reconstruction.n_faces`` and ``to_frame``'s ``n_faces`` column.
     max_pixels : int, default=2_000_000
         Pixel budget of detection: a larger photo is downscaled to this many pixels for
         detection and the face crop (landmarks are mapped back to its own pixels), so a
@@ -283,6 +334,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "model": [None, str, os.PathLike, MorphableModel],
         "detector": [StrOptions({"hog", "cnn", "mediapipe", "face_alignment"})],
         "upsample": [Interval(Integral, 0, None, closed="left")],
+        "faces": [StrOptions(set(FACE_CHOICES))],
         "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
@@ -311,6 +363,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         model=None,
         detector="mediapipe",
         upsample=1,
+        faces="largest",
         max_pixels=2_000_000,
         focal_length=None,
         n_iter=4,
@@ -336,6 +389,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.model = model
         self.detector = detector
         self.upsample = upsample
+        self.faces = faces
         self.max_pixels = max_pixels
         self.focal_length = focal_length
         self.n_iter = n_iter
@@ -521,6 +575,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 "detector": self.detector,
                 "upsample": self.upsample,
                 "max_pixels": self.max_pixels,
+                "faces": self.faces,
                 "focal_length": self.focal_length,
                 "n_iter": self.n_iter,
                 "identity_reg": self.identity_reg,
@@ -564,51 +619,116 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             raise_sample_error(read_error)
 
     def _detect_and_fit(self, items, names, todo, images, keys, caches, setup, results, failures) -> None:
-        raise_errors = self.on_error == "raise"
+        """Detect, regress and fit the photos ``todo``; a photo that fails at any stage gets
+        its reason in ``failures`` (or, under ``"raise"``, a typed error naming it)."""
         if not todo:
             return
+        detected = self._detect_all(todo, images, names, setup)
+        ok = []
+        for i, det in zip(todo, detected):
+            if isinstance(det, _Detection):
+                ok.append((i, det))
+            else:
+                failures.append((i, names[i], det))
+        if self.method != "landmarks":
+            ok = self._guarded(ok, names, failures, "R-Net", lambda part: self._regress(part, setup))
+        else:
+            ok = [(*row, None) for row in ok]
+        ok = self._guarded(ok, names, failures, "the fit", lambda part: self._fit(part, setup))
+        for i, det, rnet, fit in ok:
+            rec = Reconstruction(
+                coefficients={b: fit[b] for b in ("alpha", "beta", "pose")},
+                landmarks=det.face.landmarks,
+                fitted_landmarks=fit["fitted68"],
+                box=det.face.box,
+                score=det.face.score,
+                image_size=det.image_size,
+                focal=float(fit["focal"]),
+                center=fit["center"],
+                rotation=fit["rotation"],
+                translation=fit["translation"],
+                reprojection_error=float(fit["reprojection_error"]),
+                crop=det.crop,
+                crop_affine=det.crop_affine,
+                features=None if rnet is None else rnet["features"],
+                crop_roll=det.crop_roll,
+                mesh=det.face.mesh,
+                n_faces=det.n_faces,
+            )
+            results[i] = rec
+            for cache in caches:
+                cache.put(keys[i], rec)
+
+    def _detect_all(self, todo, images, names, setup) -> list:
+        """:func:`_detect` of each photo (joblib workers): a :class:`_Detection` or a reason."""
         if self.method != "landmarks":
             crop_spec = (setup.rnet.template5, setup.rnet.input_size, setup.rnet.rescale_factor)
         else:
             crop_spec = photo_crop_spec(setup.model)
+        settings = {
+            "detector": self.detector,
+            "upsample": self.upsample,
+            "max_pixels": self.max_pixels,
+            "faces": self.faces,
+        }
+        raise_errors = self.on_error == "raise"
         try:
-            detected = Parallel(n_jobs=self.n_jobs, prefer="processes")(
-                delayed(_detect)(
-                    images.pop(i),
-                    names[i],
-                    self.detector,
-                    self.upsample,
-                    crop_spec,
-                    self.max_pixels,
-                    raise_errors,
-                )
-                for i in todo
+            return Parallel(n_jobs=self.n_jobs, prefer="processes")(
+                delayed(_detect)(images.pop(i), names[i], settings, crop_spec, raise_errors) for i in todo
             )
         except SAMPLE_ERRORS as exc:
             raise_sample_error(exc)
-        ok = [(i, face, size) for i, (face, size, _, _) in zip(todo, detected) if face is not None]
-        crops = [crop for face, _, crop, _ in detected if face is not None]
-        for i, (face, _, _, err) in zip(todo, detected):
-            if face is None:
-                failures.append((i, names[i], err))
+
+    def _guarded(self, ok: list, names, failures, stage: str, step) -> list:
+        """Run a batched ``step`` (rows of ``ok`` -> dict of per-photo arrays) under the error
+        policy: when the batch raises, each photo is run alone so that only the photos that
+        fail drop out; a photo whose output is not finite fails too. Returns ``ok`` with
+        each photo's output appended to its tuple."""
         if not ok:
-            return
-        sizes = np.array([size for _, _, size in ok], dtype=np.float64)
-        focal = default_focal(sizes) if self.focal_length is None else np.full(len(ok), self.focal_length)
+            return []
+        try:
+            out = step(ok)
+        except (RuntimeError, ValueError, ArithmeticError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            if len(ok) > 1:
+                return [row for part in ok for row in self._guarded([part], names, failures, stage, step)]
+            return self._stage_failed(
+                ok[0][0], names, failures, f"{stage} failed ({type(exc).__name__}: {exc})"
+            )
+        kept = []
+        for j, row in enumerate(ok):
+            mine = {k: v[j] for k, v in out.items()}
+            if all(np.isfinite(v).all() for v in mine.values() if np.asarray(v).dtype.kind == "f"):
+                kept.append((*row, mine))
+            else:
+                self._stage_failed(row[0], names, failures, f"{stage} gave non-finite values")
+        return kept
+
+    def _stage_failed(self, i: int, names, failures, reason: str) -> list:
+        if self.on_error == "raise":
+            raise_sample_error(ReconstructionError(f"{names[i]}: {reason}"))
+        failures.append((i, names[i], reason))
+        return []
+
+    def _fit(self, ok: list, setup: _Setup) -> dict[str, np.ndarray]:
+        """The landmark fit of a batch of detected photos (with R-Net's shape as fixed shape
+        or prior for the R-Net methods): coefficient blocks and camera, one row per photo."""
+        dets = [row[1] for row in ok]
+        sizes = np.array([d.image_size for d in dets], dtype=np.float64)
+        focal = default_focal(sizes) if self.focal_length is None else np.full(len(dets), self.focal_length)
         center = sizes / 2
-        fixed, angles, features = (
-            self._regress(np.stack([c for c, _ in crops]), setup)
-            if self.method != "landmarks"
-            else (None, None, None)
-        )
-        dense = _dense_correspondence(setup.model) if ok[0][1].mesh is not None else None
+        shape = None
+        if self.method != "landmarks":
+            shape = (np.stack([row[2]["alpha"] for row in ok]), np.stack([row[2]["beta"] for row in ok]))
+        dense = _dense_correspondence(setup.model) if dets[0].face.mesh is not None else None
         fit = fit_shape_and_pose(
             setup.model,
-            np.stack([face.landmarks if dense is None else face.mesh[:, :2] for _, face, _ in ok]),
+            np.stack([d.face.landmarks if dense is None else d.face.mesh[:, :2] for d in dets]),
             focal,
             center,
-            fixed_shape=fixed if self.method == "rnet" else None,
-            prior_shape=fixed if self.method == "rnet_refined" else None,
+            fixed_shape=shape if self.method == "rnet" else None,
+            prior_shape=shape if self.method == "rnet_refined" else None,
             n_iter=self.n_iter,
             identity_reg=self.identity_reg,
             expression_reg=self.expression_reg,
@@ -617,41 +737,31 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             device=resolve_device(self.device),
             dtype=getattr(torch, self.precision),
         )
-        fitted68 = fit.landmarks2d if dense is None else _project_68(setup.model, fit)
         blocks = fit_to_blocks(fit, setup.model)
-        if angles is not None and dense is None:
+        if shape is not None and dense is None and ok[0][2]["angles"] is not None:
             # R-Net's own angles: more accurate than a fit to dlib's 68 points at large yaw; a fit
             # to MediaPipe's 468 points is more accurate than either (AFLW2000-3D, bench_rnet_real.py)
-            blocks["pose"][:, :3] = angles
-        for j, (i, face, size) in enumerate(ok):
-            rec = Reconstruction(
-                coefficients={b: v[j] for b, v in blocks.items()},
-                landmarks=face.landmarks,
-                fitted_landmarks=fitted68[j].cpu().numpy(),
-                box=face.box,
-                score=face.score,
-                image_size=size,
-                focal=float(focal[j]),
-                center=center[j],
-                rotation=fit.rotation[j].cpu().numpy(),
-                translation=fit.translation[j].cpu().numpy(),
-                reprojection_error=float(fit.reprojection_error[j]),
-                crop=crops[j][0],
-                crop_affine=crops[j][1],
-                features=None if features is None else features[j],
+            blocks["pose"][:, :3] = _photo_angles(
+                np.stack([row[2]["angles"] for row in ok]), np.array([d.crop_roll for d in dets])
             )
-            results[i] = rec
-            for cache in caches:
-                cache.put(keys[i], rec)
+        fitted68 = fit.landmarks2d if dense is None else _project_68(setup.model, fit)
+        return {
+            **blocks,
+            "fitted68": fitted68.cpu().numpy(),
+            "focal": focal,
+            "center": center,
+            "rotation": fit.rotation.cpu().numpy(),
+            "translation": fit.translation.cpu().numpy(),
+            "reprojection_error": fit.reprojection_error.cpu().numpy(),
+        }
 
-    def _regress(self, crops: np.ndarray, setup: _Setup):
-        """R-Net on aligned crops (batched, on ``device``; bf16 autocast on CUDA): the shape
-        (alpha, beta), the pose angles in degrees (None for nets without our angle head) and the
-        pooled features."""
-        import torch
-
+    def _regress(self, ok: list, setup: _Setup) -> dict[str, np.ndarray]:
+        """R-Net on the photos' aligned crops (batched, on ``device``; bf16 autocast on CUDA):
+        the shape (alpha, beta), the pose angles in degrees (None for nets without our angle
+        head) and the pooled features, one row per photo."""
         from ..nets._rnet_training import to_input
 
+        crops = np.stack([row[1].crop for row in ok])
         device = resolve_device(self.device)
         net = setup.rnet.net.to(device)
         alphas, betas, angles, feats = [], [], [], []
@@ -667,8 +777,13 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         beta = np.concatenate(betas)
         if setup.model.expression_bounds is not None:
             beta = np.clip(beta, *setup.model.expression_bounds)
-        angle_deg = np.rad2deg(np.concatenate(angles)) if angles else None
-        return (np.concatenate(alphas), beta), angle_deg, np.concatenate(feats)
+        angle_deg = np.rad2deg(np.concatenate(angles)) if angles else [None] * len(crops)
+        return {
+            "alpha": np.concatenate(alphas),
+            "beta": beta,
+            "angles": angle_deg,
+            "features": np.concatenate(feats),
+        }
 
     def to_frame(self, X) -> pd.DataFrame:
         """The selected blocks for each sample as a DataFrame, with the fit's quality columns
@@ -678,9 +793,32 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         frame = pd.DataFrame(self._coefficients(recons, setup), columns=list(setup.feature_names))
         frame["detection_score"] = [np.nan if r is None else r.score for r in recons]
         frame["reprojection_error_px"] = [np.nan if r is None else r.reprojection_error for r in recons]
+        frame["n_faces"] = pd.array([pd.NA if r is None else r.n_faces for r in recons], dtype="Int64")
         reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
         frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
         return frame
+
+
+def _photo_angles(crop_angles_deg: np.ndarray, crop_roll: np.ndarray) -> np.ndarray:
+    """R-Net's (yaw, pitch, roll) in degrees, seen in crops turned by ``-crop_roll`` about the
+    principal point, as angles of the photo's camera (the turn is a roll of the camera)."""
+    if not np.any(crop_roll):
+        return crop_angles_deg
+    from ..fitting import euler_to_matrix, matrix_to_euler
+
+    a = torch.as_tensor(np.deg2rad(crop_angles_deg), dtype=torch.float64)
+    r_crop = euler_to_matrix(a[:, 0], a[:, 1], a[:, 2])
+    c, s = np.cos(-crop_roll), np.sin(-crop_roll)  # photo -> crop in pixels (x right, y down)
+    turn = torch.zeros(len(c), 3, 3, dtype=torch.float64)
+    turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1], turn[:, 2, 2] = (
+        torch.as_tensor(c),
+        -torch.as_tensor(s),
+        torch.as_tensor(s),
+        torch.as_tensor(c),
+        1.0,
+    )
+    yaw, pitch, roll = matrix_to_euler(turn.transpose(1, 2) @ r_crop)
+    return np.rad2deg(torch.stack([yaw, pitch, roll], 1).numpy()).astype(crop_angles_deg.dtype)
 
 
 def _cache_get(caches: list, key):
