@@ -169,7 +169,7 @@ def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_error
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             if isinstance(exc, (ModelFileError, *SAMPLE_ERRORS)):
                 raise
-            raise ReconstructionError(f"{name}: detection failed ({type(exc).__name__}: {exc})") from exc
+            raise ReconstructionError(f"{name}: detection failed ({type(exc).__name__.lstrip('_')}: {exc})") from exc
         face = choose_face(faces, settings["faces"], name, small.shape[1::-1])
         template5, crop_size, rescale = crop_spec
         roll = eye_line_angle(face.landmarks)  # turned level, as MediaPipe's graph turns its ROI
@@ -694,7 +694,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             if len(ok) > 1:
                 return [row for part in ok for row in self._guarded([part], names, failures, stage, step)]
             return self._stage_failed(
-                ok[0][0], names, failures, f"{stage} failed ({type(exc).__name__}: {exc})"
+                ok[0][0], names, failures, f"{stage} failed ({type(exc).__name__.lstrip('_')}: {exc})"
             )
         kept = []
         for j, row in enumerate(ok):
