@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sk3dmm.transformers._reconstruct as reconstruct_module
-from sk3dmm import ReconstructionError, Reconstruct3DMM
+from sk3dmm import Reconstruct3DMM, ReconstructionError
 from sk3dmm.nets._rnet import RNet
 
 POISONED = 1  # the photo that fails, in a batch of three

@@ -169,7 +169,9 @@ def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_error
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             if isinstance(exc, (ModelFileError, *SAMPLE_ERRORS)):
                 raise
-            raise ReconstructionError(f"{name}: detection failed ({type(exc).__name__.lstrip('_')}: {exc})") from exc
+            raise ReconstructionError(
+                f"{name}: detection failed ({type(exc).__name__.lstrip('_')}: {exc})"
+            ) from exc
         face = choose_face(faces, settings["faces"], name, small.shape[1::-1])
         template5, crop_size, rescale = crop_spec
         roll = eye_line_angle(face.landmarks)  # turned level, as MediaPipe's graph turns its ROI
