@@ -347,3 +347,33 @@ def test_expression_is_stable_under_jpeg_reencoding(face_photos):
     assert np.nanmax(np.abs(loose.fit_transform(face_photos) - loose.fit_transform(reencoded))) > np.nanmax(
         delta
     )
+
+
+def test_a_corrupt_jpeg_is_unreadable_with_the_decoders_message(tmp_path, astronaut):
+    from tests.conftest import corrupt_copy
+
+    good = tmp_path / "good.jpg"
+    Image.fromarray(astronaut).save(good, quality=90)
+    np.testing.assert_array_equal(load_image(good), np.asarray(Image.open(good).convert("RGB")))
+    # of 60 single-byte flips across this file libjpeg warns about 17 (the others decode to a
+    # garbled photo no decoder can tell from a real one); this one it warns about
+    bad = corrupt_copy(good, tmp_path / "bad.jpg", position=0.7)
+    with pytest.raises(
+        ImageReadError, match=r"bad.jpg: not a readable image \(the JPEG decoder says: Corrupt JPEG"
+    ):
+        load_image(str(bad), str(bad))
+    est = Reconstruct3DMM(on_error="nan", cache=False)
+    est.fit_transform([str(bad)])
+    assert est.failures_["reason"][0].startswith("not a readable image (the JPEG decoder says: Corrupt JPEG")
+
+
+def test_half_transparent_photo_is_composited_on_white():
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :8, 3] = 255  # left half opaque red-ish, right half fully transparent
+    rgba[:, 8:, 3] = 0
+    rgba[0, 0, 3] = 128
+    rgb = to_rgb_uint8(rgba)
+    assert (rgb[:, 8:] == 255).all()  # transparent: white
+    assert rgb[1, 1].tolist() == [200, 0, 0]
+    assert rgb[0, 0].tolist() == [227, 127, 127]  # alpha 128/255: 200 a + 255 (1 - a), rounded

@@ -11,7 +11,8 @@ The pixel-type rule (one for arrays and files alike):
   NaN, infinity and values outside [0, 255] are refused.
 * ``bool``: refused (a mask is not a photo).
 
-Grayscale is repeated to RGB and RGBA is composited on black. Files are turned upright by
+Grayscale is repeated to RGB and RGBA is composited on white (as a browser shows a
+transparent photo). Files are turned upright by
 their EXIF orientation tag, as a photo viewer shows them.
 """
 
@@ -47,9 +48,9 @@ def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
     if min(a.shape[:2]) < 8:
         raise ImageReadError(f"{name}: image of {a.shape[1]}x{a.shape[0]} pixels is too small")
     rgb = _pixels_to_uint8(a, name)
-    if rgb.shape[-1] == 4:
+    if rgb.shape[-1] == 4:  # composited on white
         alpha = rgb[..., 3:].astype(np.float32) / 255.0
-        rgb = (rgb[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+        rgb = (rgb[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
     return np.ascontiguousarray(rgb)
 
 
@@ -95,17 +96,24 @@ def read_image(source: str | os.PathLike | io.IOBase, name: str | None = None) -
         source = Path(source)
         if source.is_dir():
             raise ImageReadError(f"{name}: is a folder, not an image file")
+    else:  # from its current position; a copy, so the decoder can go back to its start
+        source = io.BytesIO(source.read())
     try:
         with Image.open(source) as opened:
-            im = ImageOps.exif_transpose(opened) or opened
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im).astype(np.int64)
-                arr = np.clip(arr, 0, 65535) if arr.max() > 255 else np.clip(arr, 0, 255)
-            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                arr = np.asarray(im.convert("RGBA"))
+            if opened.format == "JPEG" and opened.mode in ("RGB", "L"):
+                arr = _decode_jpeg_strictly(opened, name)
             else:
-                arr = np.asarray(im.convert("RGB"))
+                im = ImageOps.exif_transpose(opened) or opened
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    arr = np.asarray(im).astype(np.int64)
+                    arr = np.clip(arr, 0, 65535) if arr.max() > 255 else np.clip(arr, 0, 255)
+                elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    arr = np.asarray(im.convert("RGBA"))
+                else:
+                    arr = np.asarray(im.convert("RGB"))
+    except ImageReadError:
+        raise
     except FileNotFoundError as exc:
         raise ImageReadError(f"{name}: file not found") from exc
     except UnidentifiedImageError as exc:
@@ -115,6 +123,30 @@ def read_image(source: str | os.PathLike | io.IOBase, name: str | None = None) -
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"{name}: not a readable image ({exc.__class__.__name__}: {exc})") from exc
     return to_rgb_uint8(arr, name)
+
+
+_EXIF_TURNS = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+               6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}  # fmt: skip  # as ImageOps.exif_transpose
+
+
+def _decode_jpeg_strictly(opened, name: str) -> np.ndarray:
+    """An RGB or grayscale JPEG decoded by libjpeg-turbo (simplejpeg, the same pixels as
+    PIL's decoder) with its warnings as errors: PIL hides libjpeg's "Corrupt JPEG data"
+    warnings and returns a garbled photo. Then turned upright by its EXIF orientation."""
+    import simplejpeg
+    from PIL import Image
+
+    fp = opened.fp
+    fp.seek(0)
+    data = fp.read()
+    try:
+        arr = simplejpeg.decode_jpeg(data, colorspace="rgb", strict=True)
+    except ValueError as exc:
+        raise ImageReadError(f"{name}: not a readable image (the JPEG decoder says: {exc})") from exc
+    turn = _EXIF_TURNS.get(opened.getexif().get(0x0112, 1))
+    if turn is not None:
+        arr = np.asarray(Image.fromarray(arr).transpose(getattr(Image.Transpose, turn)))
+    return arr
 
 
 def load_image(item: ImageLike, name: str = "image") -> np.ndarray:
