@@ -74,3 +74,11 @@ def test_landmark_fitter_rows_are_the_same_alone_in_a_batch_and_over_runs():
 
 def test_landmark_fitter_passes_subset_invariance_at_its_defaults():
     check_methods_subset_invariance("LandmarkFitter", AnyWidthLandmarkFitter())
+
+
+def test_rows_do_not_depend_on_n_jobs(face_photos):
+    """Detection runs on one torch thread in every worker, so the mesh, and the fit on it,
+    has the same bits whichever process computed it."""
+    one = Reconstruct3DMM(cache=False).fit_transform(face_photos[:4])
+    two = Reconstruct3DMM(cache=False, n_jobs=2).fit_transform(face_photos[:4])
+    np.testing.assert_array_equal(two, one)

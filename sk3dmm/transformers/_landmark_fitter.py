@@ -43,9 +43,11 @@ def _degenerate_rows(landmarks: np.ndarray) -> list[tuple[int, str]]:
 class LandmarkFitter(TransformerMixin, BaseEstimator):
     """Fit a 3D morphable model to 68 image landmarks per sample.
 
-    The numeric core of :class:`Reconstruct3DMM`: use it when landmarks come from elsewhere
-    (another detector, annotations). Each row holds ``x0, y0, x1, y1, ... x67, y67`` in pixels,
-    dlib / iBUG-68 order.
+    :class:`Reconstruct3DMM`'s fit for dlib's 68 points: use it when 68 landmarks come from
+    elsewhere (another detector, annotations). Each row holds ``x0, y0, x1, y1, ... x67, y67``
+    in pixels, dlib / iBUG-68 order. It takes 68 points only: MediaPipe's 468-point mesh, which
+    ``Reconstruct3DMM`` fits by default, needs its vertex correspondence
+    (:func:`sk3dmm.fitting.fit_shape_and_pose` with ``landmark_vertices``).
 
     Parameters
     ----------

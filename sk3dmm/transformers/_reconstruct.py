@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -154,6 +155,20 @@ def _downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndar
     return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
 
 
+@contextmanager
+def one_torch_thread():
+    """Run torch on one thread inside: float32 networks give other last bits on other thread
+    counts (up to 4e-7 for the mesh network, measured), and a joblib worker gets fewer
+    threads than the main process, so detection on one thread gives every photo the same
+    points for every ``n_jobs``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_errors: bool):
     """Worker: find the face of a decoded photo (``settings["faces"]`` chooses among several)
     and crop it on 5 points, turned so that its eyes are level.
@@ -165,7 +180,8 @@ def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_error
     try:
         small, scale_xy = _downscaled(image, settings["max_pixels"])
         try:
-            faces = detect_faces(small, settings["detector"], settings["upsample"])
+            with one_torch_thread():
+                faces = detect_faces(small, settings["detector"], settings["upsample"])
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             if isinstance(exc, (ModelFileError, *SAMPLE_ERRORS)):
                 raise
