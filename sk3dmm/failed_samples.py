@@ -55,6 +55,29 @@ def drop_failed(X, y=None):
     return _rows(X, ~failed), y_kept, failed
 
 
+def _holds(dtype: np.dtype, fill) -> bool:
+    """Whether an array of ``dtype`` stores ``fill`` as it is (a str dtype is widened to it)."""
+    if dtype.kind == "O":
+        return True
+    value = np.asarray(fill)
+    if value.ndim or value.dtype.kind not in "biufcUS":
+        return False
+    if "b" in (dtype.kind, value.dtype.kind) or dtype.kind in "US" or value.dtype.kind in "US":
+        return value.dtype.kind == dtype.kind
+    if dtype.kind in "fc":
+        return value.dtype.kind in ("iufc" if dtype.kind == "c" else "iuf")
+    info = np.iinfo(dtype)  # an integer dtype: an integer fill in its range
+    return value.dtype.kind in "iu" and info.min <= int(value) <= info.max
+
+
+def _probe_row(X):
+    """The first row of X, NaN made 0: the estimator's output on it has the dtype and shape of
+    its output on any row."""
+    if hasattr(X, "iloc"):
+        return X.iloc[:1].fillna(0.0)
+    return np.nan_to_num(np.asarray(X, dtype=np.float64)[:1], nan=0.0)
+
+
 def _wrapped_has(name: str):
     return lambda self: hasattr(self.estimator, name)
 
@@ -67,8 +90,12 @@ class SkipFailed(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator
         What follows the reconstruction (a classifier, a pipeline of scaler and classifier...).
     fill_value : object, default=np.nan
-        The prediction of a failed row. ``predict_proba``, ``decision_function`` and
-        ``transform`` give NaN rows there.
+        The prediction of a failed row. ``predict`` keeps the dtype of the estimator's
+        predictions when it holds ``fill_value`` (NaN or a number in floats, an int in range
+        in ints, a str in strs, widened); otherwise (NaN with int or bool labels, say) it
+        gives an object array of the predictions, as Python scalars, and ``fill_value``:
+        ``[0, 1, nan]``. Pass ``fill_value=-1`` to keep int labels int. ``predict_proba``,
+        ``decision_function`` and ``transform`` give float arrays with NaN rows there.
 
     Attributes
     ----------
@@ -116,41 +143,48 @@ class SkipFailed(MetaEstimatorMixin, BaseEstimator):
     def classes_(self):
         return self.estimator_.classes_
 
-    def _scatter(self, method: str, X, fill):
+    def _scatter(self, method: str, X, fill=np.nan):
+        """The estimator's ``method`` on the rows that reconstructed, ``fill`` in the others
+        (methods other than predict: NaN in a float array)."""
         check_is_fitted(self, "estimator_")
         failed = failed_rows(X)
-        if failed.all():
-            kept = None
-        else:
-            kept = np.asarray(getattr(self.estimator_, method)(_rows(X, ~failed)))
         if not failed.any():
-            return kept
-        shape = (len(failed),) + (() if kept is None else kept.shape[1:])
-        dtype = (
-            object if kept is None or kept.dtype.kind in "OUS" or not isinstance(fill, float) else kept.dtype
+            return np.asarray(getattr(self.estimator_, method)(X))
+        kept = np.asarray(
+            getattr(self.estimator_, method)(_probe_row(X) if failed.all() else _rows(X, ~failed))
         )
-        out = np.empty(shape, dtype=dtype)
-        out[...] = fill
-        if kept is not None:
+        if method != "predict":
+            dtype = kept.dtype if kept.dtype.kind in "fc" else np.dtype(np.float64)
+        elif not _holds(kept.dtype, fill):
+            dtype = np.dtype(object)
+        else:
+            dtype = (
+                np.result_type(kept.dtype, np.asarray(fill).dtype) if kept.dtype.kind in "US" else kept.dtype
+            )
+        out = np.empty((len(failed),) + kept.shape[1:], dtype=dtype)
+        out[failed] = fill
+        if not failed.all():
             out[~failed] = kept
         return out
 
     def predict(self, X):
-        """The estimator's predictions; ``fill_value`` for failed rows."""
+        """The estimator's predictions; ``fill_value`` for failed rows (dtype: see ``fill_value``)."""
         return self._scatter("predict", X, self.fill_value)
 
     @available_if(_wrapped_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities; NaN rows for failed rows."""
-        return self._scatter("predict_proba", X, np.nan)
+        return self._scatter("predict_proba", X)
 
     @available_if(_wrapped_has("decision_function"))
     def decision_function(self, X):
-        return self._scatter("decision_function", X, np.nan)
+        """The estimator's decision function; NaN rows for failed rows."""
+        return self._scatter("decision_function", X)
 
     @available_if(_wrapped_has("transform"))
     def transform(self, X):
-        return self._scatter("transform", X, np.nan)
+        """The estimator's transform; NaN rows for failed rows."""
+        return self._scatter("transform", X)
 
     def score(self, X, y):
         """Accuracy over all rows, failed ones counted wrong (classifiers); otherwise the

@@ -11,13 +11,27 @@ the generic checks do not apply; tests/test_reconstruct.py and tests/test_classi
 their contract (clone, params, pipelines, CV).
 
 CoefResNetClassifier passes every check but two, each listed below with the reason.
+
+SetAggregator takes image sets (ImageSet objects, 2-D arrays of per-photo coefficients or an
+(n_sets, set_size, d) array); its tags say so (no 2-D input), and check_estimator then runs no
+check at all. The checks run on a test-only subclass that reads the checks' (n, d) data as n
+sets of one photo (a DataFrame as ImageSets carrying its column names); the validation,
+aggregation, n_features_in_ / feature_names_in_ bookkeeping, tags and set_output are the real
+class's. Methods mean, median, kmeans and kmeans_global pass every check (and the set_output
+and feature-name checks that check_estimator no longer yields); "cnet" is left out, as it
+needs the per-photo reconstructions (landmarks, pose, crops) of Reconstruct3DMM's sets and
+tests/test_sets.py covers it. A separate test shows the unmodified class on its own input.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk3dmm import CoefResNetClassifier, LandmarkFitter
+from sk3dmm import CoefResNetClassifier, LandmarkFitter, SetAggregator
 
 
 def _mean_face_landmarks() -> np.ndarray:
@@ -68,3 +82,117 @@ COEF_RESNET_EXPECTED_FAILURES = {
 )
 def test_sklearn_compatible_coef_resnet(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------------------------------- SetAggregator
+def _one_photo_sets(X):
+    """Each row of the checks' 2-D data as a set of one photo: an (n, d) array becomes
+    (n, 1, d); a DataFrame becomes a one-column frame (same index) of ImageSets that carry its
+    column names, the form Reconstruct3DMM gives. Sparse data and other shapes pass unchanged."""
+    from sk3dmm.transformers._image_sets import ImageSet
+
+    if sp.issparse(X):
+        return X
+    if hasattr(X, "columns"):
+        names = np.asarray(X.columns, dtype=object)
+        sets = [ImageSet(row[None], names, None) for row in np.asarray(X, dtype=np.float64)]
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame({"sets": sets}, index=X.index)
+        return sets
+    values = np.asarray(X)
+    return values[:, None] if values.ndim == 2 else X
+
+
+class OnePhotoSetAggregator(SetAggregator):
+    """SetAggregator fed the checks' (n, d) data as n sets of one photo (see _one_photo_sets)."""
+
+    def fit(self, X, y=None):
+        return super().fit(_one_photo_sets(X), y)
+
+    def transform(self, X):
+        return super().transform(_one_photo_sets(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        tags.input_tags.three_d_array = False
+        return tags
+
+
+SET_AGGREGATORS = [
+    OnePhotoSetAggregator("mean"),
+    OnePhotoSetAggregator("median"),
+    OnePhotoSetAggregator("kmeans", random_state=0),
+    OnePhotoSetAggregator("kmeans_global", n_clusters=2, random_state=0),
+]
+
+
+@parametrize_with_checks(SET_AGGREGATORS)
+def test_sklearn_compatible_set_aggregator(estimator, check):
+    check(estimator)
+
+
+# Checks of estimator_checks that check_estimator (scikit-learn >= 1.8) no longer yields.
+SET_OUTPUT_CHECKS = [
+    "check_set_output_transform",
+    "check_set_output_transform_pandas",
+    "check_global_output_transform_pandas",
+    "check_set_output_transform_polars",
+    "check_global_set_output_transform_polars",
+    "check_transformer_get_feature_names_out",
+    "check_transformer_get_feature_names_out_pandas",
+    "check_dataframe_column_names_consistency",
+]
+
+
+@pytest.mark.filterwarnings("ignore:X (has|does not have valid) feature names:UserWarning")
+@pytest.mark.parametrize("check_name", SET_OUTPUT_CHECKS)
+@pytest.mark.parametrize("estimator", SET_AGGREGATORS, ids=lambda est: est.method)
+def test_set_aggregator_output_and_feature_name_checks(estimator, check_name):
+    if "polars" in check_name:
+        pytest.importorskip("polars", reason="polars is not installed (pip install 'sk3dmm[polars]')")
+    getattr(estimator_checks, check_name)(type(estimator).__name__, clone(estimator))
+
+
+class _ArrayLike:
+    """Neither a list nor an ndarray: only ``__array__``, as scikit-learn's _NotAnArray."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.data, dtype=dtype)
+
+
+def test_set_aggregator_input_forms():
+    """The unmodified class: 2-D data is refused with the reshape to make, array-likes of
+    (n_sets, set_size, d) are accepted, sparse data is refused by name."""
+    sets = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
+    with pytest.raises(ValueError, match=r"got shape \(2, 12\)\. Reshape your data: X\[None\]"):
+        SetAggregator().fit(sets.reshape(2, 12))
+    out = SetAggregator().fit_transform(_ArrayLike(sets))
+    np.testing.assert_array_equal(out, sets.mean(1))
+    assert out.dtype == np.float32
+    with pytest.raises(TypeError, match="not sparse data"):
+        SetAggregator().fit(sp.csr_matrix(sets[0]))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        SetAggregator().fit(sets + 1j)
+    assert SetAggregator("kmeans_global").__sklearn_tags__().requires_fit
+    assert not SetAggregator("mean").__sklearn_tags__().requires_fit
+
+
+def test_set_aggregator_checks_the_feature_names_of_the_sets():
+    from sk3dmm.transformers._image_sets import ImageSet
+
+    rows = np.ones((2, 2), np.float32)
+    alpha = ImageSet(rows, np.array(["alpha_0", "alpha_1"], dtype=object), None)
+    beta = ImageSet(rows, np.array(["beta_0", "beta_1"], dtype=object), None)
+    agg = SetAggregator().fit([alpha])
+    assert agg.get_feature_names_out().tolist() == ["alpha_0", "alpha_1"]
+    with pytest.raises(ValueError, match="Feature names unseen at fit time:\n- beta_0"):
+        agg.transform([beta])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        agg.transform([rows])
+    agg.fit([rows])  # a refit without names forgets the old ones
+    assert not hasattr(agg, "feature_names_in_")
+    assert agg.get_feature_names_out().tolist() == ["x0", "x1"]

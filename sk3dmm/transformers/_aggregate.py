@@ -8,12 +8,19 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_feature_names_in,
+    check_array,
+    check_is_fitted,
+)
 from tqdm.auto import tqdm
 
 from ..exceptions import ModelFileError
@@ -37,19 +44,29 @@ METHODS = ("mean", "median", "kmeans", "kmeans_global", "cnet")
 CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0, "consistency": 1.0}
 
 
-def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
-    """Each sample as (rows without failed photos, their reconstructions or None).
+def _as_sets(X) -> tuple[list[tuple[np.ndarray, list | None]], np.ndarray | None]:
+    """Each sample as (rows without failed photos, their reconstructions or None), and the
+    feature names the first set carries (an :class:`ImageSet`) or None.
 
     A set whose photos all failed keeps zero rows: it aggregates to a row of NaN.
     """
+    if sp.issparse(X):
+        raise TypeError(
+            "SetAggregator takes image sets (a list of ImageSet objects or of 2-D arrays of per-photo "
+            "coefficients, or a dense (n_sets, set_size, n_features) array), not sparse data"
+        )
     if hasattr(X, "columns") or hasattr(X, "to_list"):  # a DataFrame / Series column of sets
         from ..faces import column_values
 
         X = column_values(X)
+    elif not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
+        X = np.asarray(X)  # an array-like (one ImageSet passed as X lands in the error below)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim != 3:
+            hint = "X[None] if it holds one set, X[:, None] if each row is a set of one photo"
             raise ValueError(
-                f"a numeric X for SetAggregator must be (n_sets, set_size, n_features), got {X.shape}"
+                f"a numeric X for SetAggregator must be (n_sets, set_size, n_features), got shape {X.shape}. "
+                f"Reshape your data: {hint if X.ndim == 2 else 'to (n_sets, set_size, n_features)'}"
             )
         X = list(X)
     if len(X) == 0:
@@ -57,7 +74,17 @@ def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
     out = []
     for i, s in enumerate(X):
         recons = s.reconstructions if isinstance(s, ImageSet) else None
-        rows = np.asarray(s, dtype=np.float32)
+        # NaN (and inf) rows are failed photos; complex, sparse or 0-coefficient sets are refused
+        rows = check_array(
+            s.coefficients if isinstance(s, ImageSet) else s,
+            dtype=np.float32,
+            ensure_all_finite=False,
+            ensure_2d=False,
+            allow_nd=True,
+            ensure_min_samples=0,
+            estimator="SetAggregator",
+            input_name=f"set {i}",
+        )
         if rows.ndim != 2:
             raise ValueError(
                 f"set {i}: expected a 2-D array of per-photo coefficients, got shape {rows.shape}"
@@ -68,7 +95,14 @@ def _as_sets(X) -> list[tuple[np.ndarray, list | None]]:
             )
         ok = np.isfinite(rows).all(1)
         out.append((rows[ok], [r for r, k in zip(recons, ok) if k] if recons is not None else None))
-    return out
+    names = np.asarray(X[0].feature_names, dtype=object) if isinstance(X[0], ImageSet) else None
+    return out, names
+
+
+def _named(names: np.ndarray | None) -> pd.DataFrame | None:
+    """An empty frame with the sets' feature names as columns, for scikit-learn's checks of
+    ``feature_names_in_`` (which read names from DataFrame columns)."""
+    return None if names is None else pd.DataFrame(columns=names)
 
 
 def _usable(sets) -> list:
@@ -295,11 +329,11 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learn what the method needs (nothing for mean/median/kmeans). Sets with no
         reconstructed photo are left out."""
-        all_sets = _as_sets(X)
+        all_sets, names = _as_sets(X)
         sets = _usable(all_sets)
         if not sets:
             raise ValueError(f"none of the {len(all_sets)} sets has a reconstructed photo (all rows NaN)")
-        self._set_input_info(X, all_sets)
+        self._set_input_info(all_sets, names)
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         if self.method == "kmeans_global":
             k = self.n_clusters or (len(set(np.asarray(y).tolist())) if y is not None else None)
@@ -325,15 +359,18 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """(n_sets, n_features) aggregated coefficients; NaN rows for sets with no
         reconstructed photo."""
-        all_sets = _as_sets(X)
+        all_sets, names = _as_sets(X)
         if not hasattr(self, "n_features_in_"):
             if self.method == "kmeans_global":
                 check_is_fitted(self, "cluster_centers_")
-            self._set_input_info(X, all_sets)
+            self._set_input_info(all_sets, names)
+        else:
+            _check_feature_names(self, _named(names), reset=False)
         d = all_sets[0][0].shape[1]
         if d != self.n_features_in_:
             raise ValueError(
-                f"X has {d} features per photo, but SetAggregator was fitted with {self.n_features_in_}"
+                f"X has {d} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input (coefficients per photo)"
             )
         out = np.full((len(all_sets), d), np.nan, dtype=np.float32)
         usable = [i for i, (rows, _) in enumerate(all_sets) if len(rows)]
@@ -360,24 +397,22 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         return self._cnet_transform(sets)
 
     def get_feature_names_out(self, input_features=None):
-        if hasattr(self, "feature_names_in_"):
-            return self.feature_names_in_.copy()
-        return np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        """The names of the sets' coefficients (``feature_names_in_``), else ``x0, x1, ...``."""
+        return _check_feature_names_in(self, input_features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.requires_fit = False
+        tags.requires_fit = self.method == "kmeans_global"  # the others work unfitted
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = True  # NaN rows are failed photos
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the output is always float32
         return tags
 
     # ------------------------------------------------------------------ internals
-    def _set_input_info(self, X, sets) -> None:
+    def _set_input_info(self, sets, names: np.ndarray | None) -> None:
         self.n_features_in_ = sets[0][0].shape[1]
-        first = next(iter(X.iloc[:, 0] if hasattr(X, "iloc") and X.ndim == 2 else X))
-        if isinstance(first, ImageSet):
-            self.feature_names_in_ = np.asarray(first.feature_names, dtype=object)
-        names = getattr(self, "feature_names_in_", None)
+        _check_feature_names(self, _named(names), reset=True)
         self._alpha_cols = (
             np.array([i for i, n in enumerate(names) if str(n).startswith("alpha_")])
             if names is not None
@@ -539,9 +574,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         Useful to check whether the objective agrees with the truth: on synthetic sets,
         compare it at the true identity and at the aggregate.
         """
-        sets = _as_sets(X)
+        sets, names = _as_sets(X)
         if not hasattr(self, "_alpha_cols"):
-            self._set_input_info(X, sets)
+            self._set_input_info(sets, names)
         if alpha is None:
             alpha = self.transform(X)[:, self._alpha_cols]
         model = self._model()
