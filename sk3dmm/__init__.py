@@ -2,6 +2,7 @@
 
 from .classifiers import CoefResNetClassifier, ImageResNetClassifier
 from .exceptions import FaceNotFoundError, ImageReadError, ModelFileError
+from .export import FittedMesh, fitted_mesh, write_mesh, write_obj, write_ply
 from .failed_samples import SkipFailed, drop_failed
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
 from .transformers import (
@@ -19,6 +20,7 @@ __all__ = [
     "CoefResNetClassifier",
     "ImageResNetClassifier",
     "FaceNotFoundError",
+    "FittedMesh",
     "LandmarkFitter",
     "Reconstruct3DMM",
     "SetAggregator",
@@ -26,10 +28,14 @@ __all__ = [
     "cache_memory_limit_mb",
     "clear_cache",
     "drop_failed",
+    "fitted_mesh",
     "set_cache_memory_limit",
     "ImageReadError",
     "ModelFileError",
     "MorphableModel",
     "load_bfm_model",
     "load_ict_model",
+    "write_mesh",
+    "write_obj",
+    "write_ply",
 ]

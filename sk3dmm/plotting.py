@@ -20,17 +20,12 @@ def _axes(ax, figsize=(6, 6)):
 
 
 def project_mesh(model: MorphableModel, reconstruction) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel positions (n, 2) and camera-space positions (n, 3) of every vertex of a face."""
-    import torch
+    """Pixel positions (n, 2) and camera-space positions (n, 3, model units) of every vertex of a
+    face (:func:`sk3dmm.export.camera_vertices`, which the mesh export shares)."""
+    from .export import camera_vertices
 
-    c = reconstruction.coefficients
-    verts = model.vertices(torch.as_tensor(c["alpha"])[None], torch.as_tensor(c["beta"])[None])[0].double()
-    cam = (
-        verts @ torch.as_tensor(reconstruction.rotation).double().T
-        + torch.as_tensor(reconstruction.translation).double()
-    )
-    uv = reconstruction.focal * cam[:, :2] / cam[:, 2:] + torch.as_tensor(reconstruction.center)
-    return uv.numpy(), cam.numpy()
+    _, cam, uv = camera_vertices(model, reconstruction)
+    return uv, cam
 
 
 def plot_reconstruction(
