@@ -8,6 +8,7 @@ from .exceptions import (
     MultipleFacesError,
     ReconstructionError,
 )
+from .export import FittedMesh, fitted_mesh, write_mesh, write_obj, write_ply
 from .failed_samples import SkipFailed, drop_failed
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
 from .transformers import (
@@ -25,6 +26,7 @@ __all__ = [
     "CoefResNetClassifier",
     "ImageResNetClassifier",
     "FaceNotFoundError",
+    "FittedMesh",
     "LandmarkFitter",
     "Reconstruct3DMM",
     "SetAggregator",
@@ -32,6 +34,7 @@ __all__ = [
     "cache_memory_limit_mb",
     "clear_cache",
     "drop_failed",
+    "fitted_mesh",
     "set_cache_memory_limit",
     "ImageReadError",
     "ModelFileError",
@@ -40,4 +43,7 @@ __all__ = [
     "ReconstructionError",
     "load_bfm_model",
     "load_ict_model",
+    "write_mesh",
+    "write_obj",
+    "write_ply",
 ]

@@ -1,28 +1,116 @@
-"""sk3dmm command line: face photos to 3DMM coefficients (reconstruct), the demo photo
-(demo), and the paper's experiments (experiments). Run "sk3dmm COMMAND --help" for each."""
+"""sk3dmm command line: face photos to 3DMM coefficients (reconstruct), fitted meshes (mesh),
+detected points (points), contact sheets of overlays (overlay), the demo photo (demo) and the
+paper's experiments (experiments). Run "sk3dmm COMMAND --help" for each."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+SHEET_SUFFIXES = (".jpg", ".jpeg", ".png", ".pdf", ".svg", ".tif", ".tiff", ".webp")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUS = """\
+exit status:
+  0    every photo worked
+  1    some photo failed (unreadable, no face): the output is still written
+       with every good photo; each failed photo is named on stderr, one line
+       each, and in tables has its row with the reason in column 'reason'
+  2    usage error, or a problem found before any photo was processed (bad
+       argument, missing input or model file, output that cannot be
+       written): nothing is written
+  130  interrupted"""
+
+PHOTOS_HELP = (
+    "image files and folders; a folder gives its image files (by extension: "
+    + ", ".join(s[1:] for s in IMAGE_SUFFIXES)
+    + ", any case; hidden files skipped), sorted by path"
+)
 
 
 class UsageError(ValueError):
     """A command-line argument that cannot work, found before any work is done."""
 
 
-def _check_output_table(path: Path) -> None:
-    """Fail before the work, not after it: the table's type, folder and writer must exist."""
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise UsageError(f"cannot write {path}: the output must end in .csv or .parquet")
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help; descriptions and epilogs wrapped by paragraph, and paragraphs with
+    an indented line (examples, tables) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for para in text.split("\n\n"):
+            if any(line.startswith("  ") for line in para.splitlines()):
+                paragraphs.append(textwrap.indent(para, indent))
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(para.split()), width, initial_indent=indent, subsequent_indent=indent
+                    )
+                )
+        return "\n\n".join(paragraphs)
+
+
+def _image_files(folder: Path, recursive: bool) -> list[Path]:
+    """A folder's image files (its subfolders' with ``recursive``), hidden ones skipped, sorted."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        found += [
+            Path(root) / f
+            for f in files
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
+        ]
+    return sorted(found)
+
+
+def collect_photos(inputs: list[str], recursive: bool = False) -> list[Path]:
+    """The photos named on the command line, in order: files as given (whatever their
+    extension: a file that is no image gets its failure row), folders walked for image files.
+
+    Raises
+    ------
+    UsageError
+        For a path that does not exist or a folder without image files.
+    """
+    photos: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = _image_files(path, recursive)
+            if not found:
+                has_subfolders = any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+                hint = "; pass --recursive to walk its subfolders" if has_subfolders and not recursive else ""
+                raise UsageError(f"no image files in folder {path}{hint}")
+            photos += found
+        elif path.exists():
+            photos.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    return photos
+
+
+def _check_output(path: Path, suffixes: tuple[str, ...], what: str) -> None:
+    if path.suffix.lower() not in suffixes:
+        allowed = ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+        raise UsageError(f"cannot write {path}: {what} must end in {allowed}")
     if not path.parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
+def _check_output_table(path: Path) -> None:
+    """Fail before the work, not after it: the table's type, folder and writer must exist."""
+    _check_output(path, TABLE_SUFFIXES, "the output")
     if path.suffix.lower() == ".parquet":
         import importlib.util
 
@@ -35,6 +123,42 @@ def _write_table(frame, path: Path) -> None:
         frame.to_parquet(path)
     else:
         frame.to_csv(path, index=False, float_format="%.6g")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """A progress bar only for a person watching: on a terminal and not ``--quiet``."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _print_failures(names, reasons) -> None:
+    """One line per failed photo on stderr (after any progress bar is closed)."""
+    for name, reason in zip(names, reasons):
+        if reason:
+            print(f"sk3dmm: failed: {name}: {reason}", file=sys.stderr)
+
+
+def _estimator(args: argparse.Namespace, coef=("alpha", "beta"), on_error: str = "nan"):
+    """The Reconstruct3DMM the command line's options describe (bad photos become NaN rows)."""
+    from .transformers import Reconstruct3DMM
+
+    return Reconstruct3DMM(
+        method=args.method,
+        weights=args.weights,
+        template=args.template,
+        model=args.model,
+        coef=tuple(coef),
+        detector=args.detector,
+        on_error=on_error,
+        n_jobs=args.n_jobs,
+        cache=args.cache,
+        progress=_progress(args),
+    ).fit()
+
+
+def _reasons(est, n: int) -> list[str]:
+    """The reason of each of the last ``n`` reconstructed samples ('' for success)."""
+    reasons = dict(zip(est.failures_["index"], est.failures_["reason"]))
+    return [reasons.get(i, "") for i in range(n)]
 
 
 def _save_overlays(images, recons, model, out_dir: Path, names) -> list[Path]:
@@ -61,40 +185,155 @@ def _save_overlays(images, recons, model, out_dir: Path, names) -> list[Path]:
 
 def reconstruct(args: argparse.Namespace) -> int:
     """Reconstruct photos and write their coefficients (and overlays)."""
-    from .transformers import Reconstruct3DMM
-
     out = Path(args.output)
     _check_output_table(out)
-    paths = [Path(p) for p in args.photos]
-    est = Reconstruct3DMM(
-        method=args.method,
-        weights=args.weights,
-        template=args.template,
-        model=args.model,
-        coef=tuple(args.coef),
-        detector=args.detector,
-        on_error="raise" if args.on_error == "raise" else "nan",  # reasons are printed once, below
-        n_jobs=args.n_jobs,
-        cache=args.cache,
-        progress=not args.quiet,
-    ).fit()
+    paths = collect_photos(args.photos, args.recursive)
+    est = _estimator(args, args.coef, on_error="raise" if args.on_error == "raise" else "nan")
     frame = est.to_frame([str(p) for p in paths])
     frame.insert(0, "path", [str(p) for p in paths])
     _write_table(frame, out)
     failed = int((frame["reason"] != "").sum())
-    print(f"wrote {out}: {len(frame) - failed} of {len(frame)} photos reconstructed")
     if args.on_error == "warn":
-        for _, row in est.failures_.iterrows():
-            print(f"  failed: {row['sample']}: {row['reason']}", file=sys.stderr)
+        _print_failures(frame["path"], frame["reason"])
+    print(f"wrote {out}: {len(frame) - failed} of {len(frame)} photos reconstructed")
     if args.overlay_dir:
         written = _save_overlays(
             paths, est.reconstructions_, est.model_, Path(args.overlay_dir), [p.stem for p in paths]
         )
         print(f"wrote {len(written)} overlay PNGs to {args.overlay_dir}")
-    if failed and args.strict:
-        print(f"sk3dmm: {failed} photos failed (--strict); their reasons are in {out}", file=sys.stderr)
-        return 1
-    return 0 if failed < len(frame) or not len(frame) else 1
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def mesh(args: argparse.Namespace) -> int:
+    """Reconstruct one photo and write its fitted mesh as OBJ or PLY."""
+    from . import __version__
+    from .export import MESH_SUFFIXES, fitted_mesh, write_mesh
+
+    out = Path(args.out)
+    _check_output(out, MESH_SUFFIXES, "the mesh file")
+    photo = Path(args.photo)
+    if not photo.is_file():
+        raise UsageError(f"{photo}: no such file")
+    est = _estimator(args)
+    if args.region is not None and args.region not in est.model_.regions:
+        raise UsageError(
+            f"--region {args.region}: {est.model_.name} has regions {sorted(est.model_.regions)}"
+        )
+    rec = est.reconstruct([str(photo)])[0]
+    if rec is None:
+        _print_failures([photo], _reasons(est, 1))
+        return EXIT_FAILED
+    m = fitted_mesh(rec, est.model_, args.region)
+    units = "model space, mm" if args.frame == "model" else "photo frame: x, y pixels, z camera depth in mm"
+    write_mesh(
+        out, m.vertices(args.frame), m.triangles, comment=f"sk3dmm {__version__}: {photo.name}, {units}"
+    )
+    print(f"wrote {out}: {len(m.triangles)} triangles, {len(m.model_vertices)} vertices ({units})")
+    return EXIT_OK
+
+
+def points(args: argparse.Namespace) -> int:
+    """Detect the face of each photo and write its points, one row per photo and point."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .exceptions import FaceNotFoundError, ImageReadError
+    from .faces import detect_faces, largest_face, load_image
+
+    out = Path(args.out)
+    _check_output_table(out)
+    paths = collect_photos(args.photos, args.recursive)
+    frames, reasons = [], []
+    for path in tqdm(paths, desc="points", unit="img", disable=not _progress(args)):
+        try:
+            face = largest_face(
+                detect_faces(load_image(path, str(path)), args.detector, args.upsample), str(path)
+            )
+        except (ImageReadError, FaceNotFoundError) as exc:
+            reasons.append(str(exc).removeprefix(f"{path}: "))
+            frames.append(pd.DataFrame({"path": [str(path)], "point": [pd.NA], "reason": reasons[-1]}))
+            continue
+        reasons.append("")
+        pts = (
+            face.mesh
+            if face.mesh is not None
+            else np.c_[face.landmarks, np.full(len(face.landmarks), np.nan)]
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "path": str(path),
+                    "point": np.arange(len(pts)),
+                    "x": pts[:, 0],
+                    "y": pts[:, 1],
+                    "z": pts[:, 2],
+                }
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True).reindex(columns=["path", "point", "x", "y", "z", "reason"])
+    frame["point"] = frame["point"].astype("Int64")
+    frame["reason"] = frame["reason"].fillna("")
+    _write_table(frame, out)
+    _print_failures(paths, reasons)
+    failed = sum(bool(r) for r in reasons)
+    print(
+        f"wrote {out}: {len(frame) - failed} points of {len(paths) - failed} of {len(paths)} photos (failed: {failed})"
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def overlay(args: argparse.Namespace) -> int:
+    """Reconstruct photos and draw a contact sheet of their meshes, failures marked in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from .exceptions import ImageReadError
+    from .faces import load_image
+    from .plotting import overlay_thumbnail, plot_contact_sheet
+
+    sheet = Path(args.sheet)
+    _check_output(sheet, SHEET_SUFFIXES, "the sheet")
+    paths = collect_photos(args.photos, args.recursive)
+    est = _estimator(args)
+    recons = est.reconstruct([str(p) for p in paths])
+    reasons = _reasons(est, len(paths))
+    size = args.thumb_size
+    thumbs, titles = [], []
+    for path, rec, reason in tqdm(
+        list(zip(paths, recons, reasons)), desc="overlay", unit="img", disable=not _progress(args)
+    ):
+        try:
+            image = load_image(path, str(path))
+        except ImageReadError:
+            image = None
+        if rec is not None:
+            thumbs.append(overlay_thumbnail(image, rec, est.model_, size=size))
+            titles.append(f"{_short(path.name)}\n{rec.reprojection_error:.1f} px")
+            continue
+        if image is None:
+            thumb = np.full((size, size, 3), 200, np.uint8)
+        else:
+            small = Image.fromarray(image)
+            small.thumbnail((size, size))
+            thumb = np.asarray(small)
+        thumbs.append(thumb)
+        titles.append(_short(path.name) + "\n" + "\n".join(textwrap.wrap(reason, 40)[:2]))
+    ncols = max(1, min(args.ncols, len(paths)))
+    fig = plot_contact_sheet(thumbs, titles, ncols=ncols, size=2.0, failed=[bool(r) for r in reasons])
+    fig.savefig(sheet, dpi=size / 2.0, bbox_inches="tight", pad_inches=0.05)
+    plt.close(fig)
+    _print_failures(paths, reasons)
+    failed = sum(bool(r) for r in reasons)
+    print(f"wrote {sheet}: {len(paths) - failed} of {len(paths)} photos reconstructed, {failed} failed (red)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _short(name: str, width: int = 32) -> str:
+    return name if len(name) <= width else name[: width - 3] + "..."
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -109,7 +348,7 @@ def demo(args: argparse.Namespace) -> int:
     from PIL import Image
 
     Image.fromarray(astronaut()).save(photo)
-    est = Reconstruct3DMM(coef=("alpha", "beta", "pose"), progress=True).fit()
+    est = Reconstruct3DMM(coef=("alpha", "beta", "pose"), progress=_progress(args)).fit()
     frame = est.to_frame([str(photo)])
     frame.insert(0, "path", [str(photo)])
     _write_table(frame, out_dir / "coefficients.csv")
@@ -176,7 +415,7 @@ def experiments(args: argparse.Namespace) -> int:
         args.size,
         angles,
         args.seed,
-        progress=True,
+        progress=_progress(args),
         n_jobs=args.n_jobs,
         method=args.method,
         detector=args.detector,
@@ -192,27 +431,13 @@ def _reconstruct_defaults() -> dict:
     return Reconstruct3DMM().get_params()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+def _add_photo_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("photos", nargs="+", metavar="PHOTO_OR_DIR", help=PHOTOS_HELP)
+    p.add_argument("-r", "--recursive", action="store_true", help="also walk the folders' subfolders")
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = argparse.ArgumentParser(prog="sk3dmm", description=__doc__, formatter_class=fmt)
-    parser.add_argument("--version", action="version", version=f"sk3dmm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
 
-    defaults = _reconstruct_defaults()
-    p = sub.add_parser(
-        "reconstruct",
-        help="photos to 3DMM coefficients",
-        description="Reconstruct face photos and write one row of coefficients per photo; a photo "
-        "that fails has empty coefficients and its reason in the 'reason' column.",
-        formatter_class=fmt,
-    )
-    p.add_argument("photos", nargs="+", help="image files")
-    p.add_argument("-o", "--output", default="coefficients.csv", help="output table, .csv or .parquet")
-    p.add_argument(
-        "--coef", nargs="+", default=list(defaults["coef"]), choices=["alpha", "beta", "pose"], help="blocks"
-    )
+def _add_fit_options(p: argparse.ArgumentParser, defaults: dict) -> None:
+    """The reconstruction options shared by reconstruct, mesh and overlay."""
     p.add_argument(
         "--method",
         default=defaults["method"],
@@ -229,18 +454,115 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detector", default=defaults["detector"], choices=["mediapipe", "hog", "cnn", "face_alignment"]
     )
-    p.add_argument(
-        "--on-error",
-        default=defaults["on_error"],
-        choices=["raise", "warn", "nan"],
-        help="raise: stop at the first bad photo; warn: go on and list failures; nan: go on quietly",
-    )
-    p.add_argument("--strict", action="store_true", help="exit with status 1 when any photo failed")
     p.add_argument("--n-jobs", type=int, default=defaults["n_jobs"], help="parallel detection workers")
     p.add_argument("--cache", default=True, help="a folder to keep per-photo results in between runs")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar or log (the bar shows only on a terminal)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    fmt = _Formatter
+    parser = argparse.ArgumentParser(
+        prog="sk3dmm", description=__doc__, formatter_class=fmt, epilog=EXIT_STATUS
+    )
+    parser.add_argument("--version", action="version", version=f"sk3dmm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    defaults = _reconstruct_defaults()
+    p = sub.add_parser(
+        "reconstruct",
+        help="photos to 3DMM coefficients",
+        description="Reconstruct face photos and write one row of coefficients per photo, in the "
+        "order given (a folder's photos sorted by path). One bad photo never loses the good ones: "
+        "a photo that fails (unreadable, no face) has empty coefficients and its reason in the "
+        "'reason' column (empty for success), is named on stderr, and makes the exit status 1; "
+        "the table is written all the same.\n\n"
+        "  sk3dmm reconstruct photos/ -r -o coefficients.csv",
+        formatter_class=fmt,
+        epilog=EXIT_STATUS,
+    )
+    _add_photo_inputs(p)
+    p.add_argument("-o", "--output", default="coefficients.csv", help="output table, .csv or .parquet")
+    p.add_argument(
+        "--coef", nargs="+", default=list(defaults["coef"]), choices=["alpha", "beta", "pose"], help="blocks"
+    )
+    _add_fit_options(p, defaults)
+    p.add_argument(
+        "--on-error",
+        default="warn",
+        choices=["raise", "warn", "nan"],
+        help="warn: go on and name each failed photo on stderr; nan: go on quietly (reasons only in "
+        "the table); raise: stop at the first bad photo (exit status 1, no table). Any failure "
+        "makes the exit status 1",
+    )
+    # --strict: exit 1 when any photo failed, now the default; kept so that scripts still run
+    p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--overlay-dir", default=None, help="also write a mesh-over-photo PNG per photo here")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log")
     p.set_defaults(func=reconstruct)
+
+    m = sub.add_parser(
+        "mesh",
+        help="one photo to its fitted mesh (.obj or .ply)",
+        description="Reconstruct one photo and write its fitted mesh; the file type follows the "
+        "extension: .obj (text, faces 1-based) or .ply (binary little-endian, float32 vertices).\n\n"
+        "--frame model: the model's space in millimetres (+y up, the face looking along +z), "
+        "without the pose. --frame photo: x, y in the photo's pixels (y down) and z the camera "
+        "depth in millimetres: the mesh where it lies on the photo.\n\n"
+        "  sk3dmm mesh face.jpg --out face.obj --region face",
+        formatter_class=fmt,
+        epilog=EXIT_STATUS,
+    )
+    m.add_argument("photo", help="an image file")
+    m.add_argument("-o", "--out", default="face.obj", help="mesh file, .obj or .ply")
+    m.add_argument("--frame", default="model", choices=["model", "photo"], help="the vertices' frame")
+    m.add_argument(
+        "--region", default=None, help="keep one region of the model (e.g. face); none: the whole mesh"
+    )
+    _add_fit_options(m, defaults)
+    m.set_defaults(func=mesh)
+
+    pt = sub.add_parser(
+        "points",
+        help="the detector's points of each photo, as a table",
+        description="Detect the largest face of each photo and write its points, one row per "
+        "photo and point (a long table): path, point, x, y, z, reason. x, y are pixels; "
+        "--detector mediapipe (default) gives its 468-point face mesh with z its relative depth "
+        "(pixels, smaller is nearer), the dlib detectors 68 points with z empty. A failed "
+        "photo has one row, with empty point and coordinates and its reason.\n\n"
+        "  sk3dmm points photos/ --out points.csv",
+        formatter_class=fmt,
+        epilog=EXIT_STATUS,
+    )
+    _add_photo_inputs(pt)
+    pt.add_argument("-o", "--out", default="points.csv", help="output table, .csv or .parquet")
+    pt.add_argument(
+        "--detector", default=defaults["detector"], choices=["mediapipe", "hog", "cnn", "face_alignment"]
+    )
+    pt.add_argument("--upsample", type=int, default=defaults["upsample"], help="dlib detector upsampling")
+    pt.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (the bar shows only on a terminal)"
+    )
+    pt.set_defaults(func=points)
+
+    o = sub.add_parser(
+        "overlay",
+        help="a contact sheet of fitted meshes over the photos",
+        description="Reconstruct photos and draw one image of thumbnails, the fitted mesh over "
+        "each face, titled with the file name and the reprojection error; a failed photo is "
+        "framed and crossed in red, titled with its reason.\n\n"
+        "  sk3dmm overlay photos/ --sheet sheet.jpg",
+        formatter_class=fmt,
+        epilog=EXIT_STATUS,
+    )
+    _add_photo_inputs(o)
+    o.add_argument("--sheet", default="sheet.jpg", help="the image to write (.jpg, .png, .pdf ...)")
+    o.add_argument("--ncols", type=int, default=5, help="thumbnails per row")
+    o.add_argument("--thumb-size", type=int, default=256, help="thumbnail side, pixels")
+    _add_fit_options(o, defaults)
+    o.set_defaults(func=overlay)
 
     d = sub.add_parser("demo", help="reconstruct the bundled demo photo (the main job)", formatter_class=fmt)
     d.add_argument("--output-dir", default="out", help="where to write the CSV and PNG")
@@ -291,22 +613,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command; errors are one line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+class _TqdmHandler(logging.Handler):
+    """Log records on their own lines, above any progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm.auto import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _warnings_on_own_lines():
+    """Python warnings as one ``sk3dmm: warning:`` line each, written above any progress bar."""
+    from tqdm.auto import tqdm
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        tqdm.write(f"sk3dmm: warning: {category.__name__}: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
     try:
-        return args.func(args)
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command and return its exit status (see ``EXIT_STATUS``); errors are one line on
+    stderr."""
+    from .exceptions import FaceNotFoundError, ImageReadError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", handlers=[_TqdmHandler()]
+    )
+    try:
+        with _warnings_on_own_lines():
+            return args.func(args)
+    except (FaceNotFoundError, ImageReadError) as exc:  # --on-error raise: a photo failed
+        message = str(exc).replace("Pass on_error='warn' or 'nan'", "Pass --on-error warn or nan")
+        print(f"sk3dmm: error: {message}", file=sys.stderr)
+        return EXIT_FAILED
     except (
         ValueError,
         OSError,
-    ) as exc:  # sk3dmm's errors are ValueErrors (ModelFileError, ImageReadError...)
-        message = str(exc).replace("Pass on_error='warn' or 'nan'", "Pass --on-error warn or nan")
-        print(f"sk3dmm: error: {message}", file=sys.stderr)
-        return 2
+    ) as exc:  # sk3dmm's errors are ValueErrors (ModelFileError, UsageError...)
+        print(f"sk3dmm: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("sk3dmm: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -20,17 +20,12 @@ def _axes(ax, figsize=(6, 6)):
 
 
 def project_mesh(model: MorphableModel, reconstruction) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel positions (n, 2) and camera-space positions (n, 3) of every vertex of a face."""
-    import torch
+    """Pixel positions (n, 2) and camera-space positions (n, 3, model units) of every vertex of a
+    face (:func:`sk3dmm.export.camera_vertices`, which the mesh export shares)."""
+    from .export import camera_vertices
 
-    c = reconstruction.coefficients
-    verts = model.vertices(torch.as_tensor(c["alpha"])[None], torch.as_tensor(c["beta"])[None])[0].double()
-    cam = (
-        verts @ torch.as_tensor(reconstruction.rotation).double().T
-        + torch.as_tensor(reconstruction.translation).double()
-    )
-    uv = reconstruction.focal * cam[:, :2] / cam[:, 2:] + torch.as_tensor(reconstruction.center)
-    return uv.numpy(), cam.numpy()
+    _, cam, uv = camera_vertices(model, reconstruction)
+    return uv, cam
 
 
 def plot_reconstruction(
@@ -92,7 +87,78 @@ def plot_reconstruction(
     return fig
 
 
-def plot_contact_sheet(images, titles=None, ncols: int = 10, size: float = 1.4, suptitle: str | None = None):
+def overlay_thumbnail(
+    image: np.ndarray,
+    reconstruction,
+    model: MorphableModel,
+    size: int = 256,
+    region: str = "face",
+    show_landmarks: bool = False,
+) -> np.ndarray:
+    """The fitted mesh over the face, as a small RGB image (for contact sheets).
+
+    The photo is cut to the window :func:`plot_reconstruction` shows and downscaled to at most
+    ``size`` pixels before drawing (the camera with it), so a large photo costs what a small one
+    does.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    reconstruction : sk3dmm.transformers.Reconstruction
+    model : MorphableModel used for the reconstruction
+    size : int, default=256
+        Side of the square thumbnail, pixels.
+    region : str, default="face"
+    show_landmarks : bool, default=False
+
+    Returns
+    -------
+    (size, size, 3) uint8
+    """
+    from dataclasses import replace
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    x0, y0, x1, y1 = np.asarray(reconstruction.box, dtype=np.float64)
+    pad = 0.6 * max(x1 - x0, y1 - y0)
+    left, top = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+    right, bottom = int(min(image.shape[1], x1 + pad)) + 1, int(min(image.shape[0], y1 + pad)) + 1
+    window = image[top:bottom, left:right]
+    scale = min(1.0, size / max(window.shape[:2]))
+    small_size = (max(1, round(window.shape[1] * scale)), max(1, round(window.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(window)).resize(small_size, Image.BILINEAR))
+    sxy = np.array(small_size, dtype=np.float64) / (window.shape[1], window.shape[0])
+    offset = np.array([left, top], dtype=np.float64)
+    rec = replace(
+        reconstruction,
+        focal=reconstruction.focal * float(sxy.mean()),
+        center=(np.asarray(reconstruction.center) - offset) * sxy,
+        landmarks=(reconstruction.landmarks - offset) * sxy,
+        fitted_landmarks=(reconstruction.fitted_landmarks - offset) * sxy,
+        box=(np.asarray(reconstruction.box) - np.tile(offset, 2)) * np.tile(sxy, 2),
+        image_size=small_size,
+    )
+    fig = Figure(figsize=(size / 100, size / 100), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    plot_reconstruction(small, rec, model, ax=ax, region=region, show_landmarks=show_landmarks)
+    ax.set_title("")
+    ax.set_xlim(0, small_size[0])
+    ax.set_ylim(small_size[1], 0)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def plot_contact_sheet(
+    images,
+    titles=None,
+    ncols: int = 10,
+    size: float = 1.4,
+    suptitle: str | None = None,
+    failed=None,
+):
     """A grid of images with optional small titles.
 
     Parameters
@@ -101,6 +167,9 @@ def plot_contact_sheet(images, titles=None, ncols: int = 10, size: float = 1.4, 
     titles : sequence of str, optional
     ncols : int, default=10
     size : float, inches per image
+    suptitle : str, optional
+    failed : sequence of bool, optional
+        Cells to mark as failures: a red frame and cross, and a red title.
 
     Returns
     -------
@@ -110,16 +179,26 @@ def plot_contact_sheet(images, titles=None, ncols: int = 10, size: float = 1.4, 
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     n = len(images)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.12), squeeze=False)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    row = size * 1.04 + lines * 6 * 1.3 / 72  # the image and its title's lines of 6 pt text
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * row + 0.06), squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.set_axis_off()
-        if i < n:
-            ax.imshow(images[i])
-            if titles is not None:
-                ax.set_title(titles[i], fontsize=6, pad=2)
+        if i >= n:
+            continue
+        ax.imshow(images[i])
+        bad = failed is not None and bool(failed[i])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=6, pad=2, color="red" if bad else "black")
+        if bad:
+            red = dict(color="red", lw=2, transform=ax.transAxes, clip_on=False)
+            ax.plot([0, 1], [0, 1], **red)
+            ax.plot([0, 1], [1, 0], **red)
+            ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, ec="red", lw=3, transform=ax.transAxes))
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout(pad=0.3)
