@@ -74,10 +74,17 @@ class MorphableModel:
             raise ValueError("landmark_indices must hold 68 vertex indices")
         if self.triangles.max() >= n or self.triangles.min() < 0:
             raise ValueError("triangles index vertices that do not exist")
+        # a cache of this object's arrays: a copy made with dataclasses.replace starts its own
+        self._tensors = {}
         h = hashlib.blake2b(digest_size=12)
         for a in (self.mean, self.identity_basis, self.expression_basis, self.landmark_indices):
             h.update(np.ascontiguousarray(a).data)
         self.fingerprint = h.hexdigest()
+
+    def __getstate__(self) -> dict:
+        """Pickled state: the arrays, without the torch copies ``tensors`` caches (they may sit
+        on a GPU the unpickling process lacks, and would double or treble the pickle)."""
+        return {**self.__dict__, "_tensors": {}}
 
     # ------------------------------------------------------------------ sizes and names
     @property
