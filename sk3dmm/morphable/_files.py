@@ -60,7 +60,7 @@ def verified_path(path: Path, checksum_file: Path) -> Path:
             "incomplete (a wheel or copy built without its package data); reinstall sk3dmm from a full "
             "wheel or the source tree (pip install --force-reinstall sk3dmm)"
         )
-    expected = checksum_file.read_text().split()[0]
+    expected = shipped_sha256(checksum_file)
     actual = sha256_of(path)
     if actual != expected:
         raise ModelFileError(
@@ -68,3 +68,24 @@ def verified_path(path: Path, checksum_file: Path) -> Path:
             f"{expected[:12]}...; reinstall sk3dmm"
         )
     return path
+
+
+def shipped_sha256(checksum_file: Path) -> str:
+    """The hex SHA-256 recorded in a shipped ``.sha256`` file (``digest  name`` or ``digest``)."""
+    return checksum_file.read_text().split()[0]
+
+
+def check_embedded_digest(what: str, name: str, pickled: str, installed: str) -> None:
+    """Check that an embedded file a pickle names is the one this installation ships.
+
+    Raises
+    ------
+    ModelFileError
+        If the SHA-256 recorded in the pickle differs from the installed file's.
+    """
+    if pickled != installed:
+        raise ModelFileError(
+            f"this pickle was made with another version of the embedded {what} {name}: it names the file "
+            f"with SHA-256 {pickled[:12]}..., this sk3dmm installation ships SHA-256 {installed[:12]}...; "
+            "unpickle it with the sk3dmm version that made it, or fit the estimator again"
+        )

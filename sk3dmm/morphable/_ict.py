@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ModelFileError
-from ._files import DATA_DIR, verified_path
+from ._files import DATA_DIR, check_embedded_digest, shipped_sha256, verified_path
 from ._model import MorphableModel
 
 ICT_FILE = DATA_DIR / "ict_face_light.npz"
@@ -40,10 +40,43 @@ def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> Mo
     >>> model.n_identity, model.n_expression, model.expression_names[:2]
     (100, 53, ['browDown_L', 'browDown_R'])
     """
+    embedded = path is None and verify
     if path is None:
         path = verified_path(ICT_FILE, ICT_FILE.with_suffix(".sha256")) if verify else ICT_FILE
     elif not Path(path).is_file():
         raise ModelFileError(f"model file {path}: file not found")
+    model = _read_npz(path)
+    if embedded:  # pickles name the verified file instead of holding its 30 MB
+        model._embedded = (
+            ICT_FILE.name,
+            shipped_sha256(ICT_FILE.with_suffix(".sha256")),
+            model._content_digest(),
+        )
+    return model
+
+
+def embedded_model_from_pickle(name: str, sha256: str) -> MorphableModel:
+    """Unpickle an embedded model stored by name: the cached :func:`load_ict_model`, after
+    checking that the installed file is the one the pickle was made with.
+
+    Pickles name this function: keep its module, name and arguments.
+
+    Raises
+    ------
+    ModelFileError
+        If this installation does not ship ``name`` or ships another version of it.
+    """
+    if name != ICT_FILE.name:
+        raise ModelFileError(
+            f"this pickle names an embedded model file {name!r} that this sk3dmm installation does not "
+            f"ship (it has {ICT_FILE.name}); unpickle it with the sk3dmm version that made it"
+        )
+    model = load_ict_model()
+    check_embedded_digest("morphable model", name, sha256, model._embedded[1])
+    return model
+
+
+def _read_npz(path: str | Path) -> MorphableModel:
     try:
         d = np.load(path)
         regions = {str(name): np.arange(a, b) for name, (a, b) in zip(d["region_names"], d["region_ranges"])}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -59,6 +60,9 @@ class MorphableModel:
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     name: str = "morphable model"
     _tensors: dict = field(default_factory=dict, repr=False)
+    # (file name, its SHA-256, content digest) when loaded from an embedded file; set by the
+    # loader, never by __init__, so a copy made with dataclasses.replace does not claim it
+    _embedded: tuple[str, str, str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.mean)
@@ -74,10 +78,50 @@ class MorphableModel:
             raise ValueError("landmark_indices must hold 68 vertex indices")
         if self.triangles.max() >= n or self.triangles.min() < 0:
             raise ValueError("triangles index vertices that do not exist")
+        # a cache of this object's arrays: a copy made with dataclasses.replace starts its own
+        self._tensors = {}
         h = hashlib.blake2b(digest_size=12)
         for a in (self.mean, self.identity_basis, self.expression_basis, self.landmark_indices):
             h.update(np.ascontiguousarray(a).data)
         self.fingerprint = h.hexdigest()
+
+    # ------------------------------------------------------------------ pickling and copies
+    def _content_digest(self) -> str:
+        """SHA-256 of everything the model holds (arrays, names, bounds, units), not its caches."""
+        h = hashlib.sha256()
+        for f in fields(self):
+            if f.name in ("_tensors", "_embedded"):
+                continue
+            h.update(f.name.encode())
+            _digest_value(h, getattr(self, f.name))
+        return h.hexdigest()
+
+    def __reduce_ex__(self, protocol):
+        """An embedded model, unchanged since it was loaded, pickles as its file name and SHA-256
+        and is reloaded on unpickling (from the per-process cache); any other model in full."""
+        if self._embedded is not None and self._content_digest() == self._embedded[2]:
+            from ._ict import embedded_model_from_pickle
+
+            return embedded_model_from_pickle, self._embedded[:2]
+        return super().__reduce_ex__(protocol)
+
+    def __getstate__(self) -> dict:
+        """Pickled state: the arrays, without the torch copies ``tensors`` caches (they may sit
+        on a GPU the unpickling process lacks, and would double or treble the pickle)."""
+        return {**self.__dict__, "_tensors": {}, "_embedded": None}
+
+    def __copy__(self) -> MorphableModel:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict) -> MorphableModel:
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        state = {k: v for k, v in self.__dict__.items() if k != "_tensors"}
+        new.__dict__.update(copy.deepcopy(state, memo))
+        new._tensors = {}
+        return new
 
     # ------------------------------------------------------------------ sizes and names
     @property
@@ -177,6 +221,24 @@ class MorphableModel:
         if name not in self.regions:
             raise KeyError(f"{self.name} has no region {name!r}; it has {sorted(self.regions)}")
         return self.regions[name]
+
+
+def _digest_value(h, value) -> None:
+    """Feed one field's value to a hash: arrays by dtype, shape and bytes, containers by item."""
+    if isinstance(value, np.ndarray):
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).data)
+    elif isinstance(value, dict):
+        h.update(f"dict{len(value)}".encode())
+        for key in sorted(value):
+            h.update(repr(key).encode())
+            _digest_value(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"{type(value).__name__}{len(value)}".encode())
+        for item in value:
+            _digest_value(h, item)
+    else:
+        h.update(repr(value).encode())
 
 
 POSE_NAMES = ("pose_yaw", "pose_pitch", "pose_roll", "pose_tx", "pose_ty", "pose_tz")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import copy
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
-from ..morphable._files import load_checkpoint, sha256_of, verified_path
+from ..morphable._files import (
+    check_embedded_digest,
+    load_checkpoint,
+    sha256_of,
+    shipped_sha256,
+    verified_path,
+)
 from ._rnet import RNet
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -26,6 +35,42 @@ class RNetBundle:
     rescale_factor: float
     template5: np.ndarray
     source: str
+    # (file name, its SHA-256, the model and template it was loaded for, content digest) for
+    # the embedded R-Net; set by load_rnet, never by __init__, so a copy made with
+    # dataclasses.replace (as fine-tuning makes) does not claim to be the embedded file
+    _embedded: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _content_digest(self) -> str:
+        """SHA-256 of the network's weights and the crop settings."""
+        h = hashlib.sha256(
+            repr((self.input_size, self.rescale_factor, self.source, self.net.training)).encode()
+        )
+        h.update(np.ascontiguousarray(self.template5, dtype=np.float64).data)
+        for name, value in self.net.state_dict().items():
+            h.update(f"{name}{value.dtype}{tuple(value.shape)}".encode())
+            h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data)
+        return h.hexdigest()
+
+    def __reduce_ex__(self, protocol):
+        """The embedded R-Net, unchanged since it was loaded, pickles as its file name and
+        SHA-256 (and the model it was loaded for) and is reloaded on unpickling; any other in full."""
+        if self._embedded is not None and self._content_digest() == self._embedded[4]:
+            return rnet_from_pickle, self._embedded[:4]
+        return super().__reduce_ex__(protocol)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_embedded": None}
+
+    def __copy__(self) -> RNetBundle:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict) -> RNetBundle:
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
 
 def _sk3dmm_checkpoint(path: Path, model: MorphableModel, template5: np.ndarray | None) -> RNetBundle:
@@ -77,6 +122,7 @@ def load_rnet(weights: str | Path | None, model: MorphableModel, template=None) 
 
     ``template``: path to ``similarity_Lm3D_all.mat`` or a (5, 3) array, for Deep3DFaceRecon.
     """
+    embedded = weights is None
     if weights is None:
         if model.name != "ICT-FaceKit light":
             raise ModelFileError(f"the embedded R-Net is for the ICT model; pass weights= for {model.name}")
@@ -86,4 +132,29 @@ def load_rnet(weights: str | Path | None, model: MorphableModel, template=None) 
 
         template = load_deep3d_template(template)
     key = None if template is None else tuple(map(tuple, np.asarray(template)))
-    return _cached(str(weights), model, key)
+    bundle = _cached(str(weights), model, key)
+    if embedded and bundle._embedded is None:  # pickles name the verified file, not its 11 MB
+        sha = shipped_sha256(EMBEDDED_WEIGHTS.with_suffix(".sha256"))
+        bundle._embedded = (EMBEDDED_WEIGHTS.name, sha, model, template, bundle._content_digest())
+    return bundle
+
+
+def rnet_from_pickle(name: str, sha256: str, model: MorphableModel, template) -> RNetBundle:
+    """Unpickle the embedded R-Net stored by name: the cached :func:`load_rnet` for ``model``,
+    after checking that the installed file is the one the pickle was made with.
+
+    Pickles name this function: keep its module, name and arguments.
+
+    Raises
+    ------
+    ModelFileError
+        If this installation does not ship ``name`` or ships another version of it.
+    """
+    if name != EMBEDDED_WEIGHTS.name:
+        raise ModelFileError(
+            f"this pickle names embedded R-Net weights {name!r} that this sk3dmm installation does not "
+            f"ship (it has {EMBEDDED_WEIGHTS.name}); unpickle it with the sk3dmm version that made it"
+        )
+    bundle = load_rnet(None, model, template)
+    check_embedded_digest("R-Net weights", name, sha256, bundle._embedded[1])
+    return bundle
