@@ -233,46 +233,16 @@ def mesh(args: argparse.Namespace) -> int:
 
 
 def points(args: argparse.Namespace) -> int:
-    """Detect the face of each photo and write its points, one row per photo and point."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from .exceptions import FaceNotFoundError, ImageReadError
-    from .faces import detect_faces, largest_face, load_image
+    """Reconstruct each photo and write the points its fit used, one row per photo and point."""
+    from .export import points_table
 
     out = Path(args.out)
     _check_output_table(out)
     paths = collect_photos(args.photos, args.recursive)
-    frames, reasons = [], []
-    for path in tqdm(paths, desc="points", unit="img", disable=not _progress(args)):
-        try:
-            face = largest_face(
-                detect_faces(load_image(path, str(path)), args.detector, args.upsample), str(path)
-            )
-        except (ImageReadError, FaceNotFoundError) as exc:
-            reasons.append(str(exc).removeprefix(f"{path}: "))
-            frames.append(pd.DataFrame({"path": [str(path)], "point": [pd.NA], "reason": reasons[-1]}))
-            continue
-        reasons.append("")
-        pts = (
-            face.mesh
-            if face.mesh is not None
-            else np.c_[face.landmarks, np.full(len(face.landmarks), np.nan)]
-        )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "path": str(path),
-                    "point": np.arange(len(pts)),
-                    "x": pts[:, 0],
-                    "y": pts[:, 1],
-                    "z": pts[:, 2],
-                }
-            )
-        )
-    frame = pd.concat(frames, ignore_index=True).reindex(columns=["path", "point", "x", "y", "z", "reason"])
-    frame["point"] = frame["point"].astype("Int64")
-    frame["reason"] = frame["reason"].fillna("")
+    est = _estimator(args)
+    recons = est.reconstruct([str(p) for p in paths])
+    reasons = _reasons(est, len(paths))
+    frame = points_table(recons, [str(p) for p in paths], reasons).rename(columns={"photo": "path"})
     _write_table(frame, out)
     _print_failures(paths, reasons)
     failed = sum(bool(r) for r in reasons)
@@ -437,7 +407,7 @@ def _add_photo_inputs(p: argparse.ArgumentParser) -> None:
 
 
 def _add_fit_options(p: argparse.ArgumentParser, defaults: dict) -> None:
-    """The reconstruction options shared by reconstruct, mesh and overlay."""
+    """The reconstruction options shared by reconstruct, mesh, points and overlay."""
     p.add_argument(
         "--method",
         default=defaults["method"],
@@ -527,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser(
         "points",
         help="the detector's points of each photo, as a table",
-        description="Detect the largest face of each photo and write its points, one row per "
-        "photo and point (a long table): path, point, x, y, z, reason. x, y are pixels; "
+        description="Reconstruct each photo and write the points its fit used, one row per "
+        "photo and point (a long table): path, point, x, y, z, reason. x, y are the photo's pixels; "
         "--detector mediapipe (default) gives its 468-point face mesh with z its relative depth "
         "(pixels, smaller is nearer), the dlib detectors 68 points with z empty. A failed "
         "photo has one row, with empty point and coordinates and its reason.\n\n"
@@ -538,13 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_photo_inputs(pt)
     pt.add_argument("-o", "--out", default="points.csv", help="output table, .csv or .parquet")
-    pt.add_argument(
-        "--detector", default=defaults["detector"], choices=["mediapipe", "hog", "cnn", "face_alignment"]
-    )
-    pt.add_argument("--upsample", type=int, default=defaults["upsample"], help="dlib detector upsampling")
-    pt.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar (the bar shows only on a terminal)"
-    )
+    _add_fit_options(pt, defaults)
     pt.set_defaults(func=points)
 
     o = sub.add_parser(

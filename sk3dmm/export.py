@@ -222,3 +222,40 @@ __all__ = [
     "write_obj",
     "write_ply",
 ]
+
+
+def points_table(reconstructions, names, reasons=None):
+    """The detected points of reconstructed photos as a long table, one row per photo and point.
+
+    Parameters
+    ----------
+    reconstructions : list of Reconstruction or None
+        ``Reconstruct3DMM.reconstructions_`` (None for failed photos).
+    names : list of str, how each photo is named in the ``photo`` column
+    reasons : list of str, optional, why each failed photo failed
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``photo, point, x, y, z, reason``: MediaPipe's 468 points
+    (``x``, ``y`` photo pixels, ``z`` its relative depth in pixels, smaller is nearer), or the
+    68 landmarks of dlib's detectors (``z`` empty); these are the points the fit used, in the
+    photo's own pixels. A failed photo has one row, with empty point and coordinates.
+    """
+    import pandas as pd
+
+    reasons = reasons or [""] * len(names)
+    frames = []
+    for rec, name, reason in zip(reconstructions, names, reasons):
+        if rec is None:
+            frames.append(pd.DataFrame({"photo": [name], "point": [pd.NA], "reason": [reason or "failed"]}))
+            continue
+        pts = rec.mesh if rec.mesh is not None else np.c_[rec.landmarks, np.full(len(rec.landmarks), np.nan)]
+        frames.append(
+            pd.DataFrame(
+                {"photo": name, "point": np.arange(len(pts)), "x": pts[:, 0], "y": pts[:, 1], "z": pts[:, 2]}
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True).reindex(columns=["photo", "point", "x", "y", "z", "reason"])
+    frame["point"] = frame["point"].astype("Int64")
+    frame["reason"] = frame["reason"].fillna("")
+    return frame

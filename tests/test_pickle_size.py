@@ -59,6 +59,15 @@ with open(sys.argv[2], "wb") as f:
 """
 
 
+def test_reconstructions_of_the_last_transform_are_not_pickled(face_photos):
+    est = Reconstruct3DMM(method="rnet").fit()
+    est.transform(face_photos * 8)  # 64 photos: 2.7 MB of reconstructions_ (41 KB each)
+    assert len(est.reconstructions_) == 64
+    data = pickle.dumps(est)
+    assert len(data) <= 10_000  # 3,9xx bytes: the parameters, failures_ and the embedded names
+    assert not hasattr(pickle.loads(data), "reconstructions_")
+
+
 def test_round_trip_in_a_new_process(tmp_path, ict, astronaut):
     """Unpickled in another process, each estimator gives bitwise the same output."""
     X = _landmarks(ict)
@@ -67,9 +76,7 @@ def test_round_trip_in_a_new_process(tmp_path, ict, astronaut):
         est = Reconstruct3DMM(method=method, coef=("alpha", "beta", "pose")).fit()
         jobs.append((est, [astronaut]))
     expected = [est.transform(X) for est, X in jobs]
-    # after a transform (the model's torch tensors cached, not pickled): 2,845 bytes for
-    # LandmarkFitter; 44,580 / 45,787 / 45,795 for Reconstruct3DMM, mostly the photo's
-    # reconstructions_ (its 112 px crop)
+    # after a transform (the model's torch tensors cached, reconstructions_: neither pickled)
     for est, _ in jobs:
         assert len(pickle.dumps(est)) <= MAX_BYTES
     (tmp_path / "in.pkl").write_bytes(pickle.dumps(jobs))

@@ -329,7 +329,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         Samples of the last ``transform`` that failed: index, sample, reason (for set input:
         the set and the photo in it).
     reconstructions_ : list of Reconstruction or None
-        Per-sample details of the last ``transform`` (None where it failed).
+        Per-sample details of the last ``transform`` (None where it failed). Not pickled
+        (about 41 KB a photo, mostly its crop): a pickled estimator stays a few KB however
+        much it has transformed.
 
     Examples
     --------
@@ -556,6 +558,11 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             out[i] = ImageSet(rows[start : start + n], setup.feature_names, recons[start : start + n])
             start += n
         return out
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("reconstructions_", None)  # per-photo details of the last transform: not pickled
+        return state
 
     def get_feature_names_out(self, input_features=None):
         """``alpha_0 .. alpha_99``, ``beta_jawOpen`` ..., ``pose_yaw`` ..."""
