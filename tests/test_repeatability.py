@@ -13,6 +13,7 @@ each alone and in one batch of nine, on 2 x86-64 cores with torch 2.13 (CPU):
 
 import numpy as np
 import pytest
+from joblib import parallel_backend
 from sklearn.utils.estimator_checks import check_methods_subset_invariance
 
 from sk3dmm import LandmarkFitter, Reconstruct3DMM
@@ -80,5 +81,8 @@ def test_rows_do_not_depend_on_n_jobs(face_photos):
     """Detection runs on one torch thread in every worker, so the mesh, and the fit on it,
     has the same bits whichever process computed it."""
     one = Reconstruct3DMM(cache=False).fit_transform(face_photos[:4])
-    two = Reconstruct3DMM(cache=False, n_jobs=2).fit_transform(face_photos[:4])
+    two = Reconstruct3DMM(cache=False, n_jobs=2).fit_transform(face_photos[:4])  # threads
     np.testing.assert_array_equal(two, one)
+    with parallel_backend("loky"):  # worker processes, which joblib gives one torch thread each
+        processes = Reconstruct3DMM(cache=False, n_jobs=2).fit_transform(face_photos[:4])
+    np.testing.assert_array_equal(processes, one)
