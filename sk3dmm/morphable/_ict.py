@@ -51,6 +51,7 @@ def load_ict_model(path: str | Path | None = None, *, verify: bool = True) -> Mo
             ICT_FILE.name,
             shipped_sha256(ICT_FILE.with_suffix(".sha256")),
             model._content_digest(),
+            embedded_model_from_pickle,
         )
     return model
 

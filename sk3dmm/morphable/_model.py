@@ -60,9 +60,11 @@ class MorphableModel:
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     name: str = "morphable model"
     _tensors: dict = field(default_factory=dict, repr=False)
-    # (file name, its SHA-256, content digest) when loaded from an embedded file; set by the
-    # loader, never by __init__, so a copy made with dataclasses.replace does not claim it
-    _embedded: tuple[str, str, str] | None = field(default=None, init=False, repr=False)
+    # (file name, its SHA-256, content digest, the function that reloads it) when loaded from an
+    # embedded file; set by the loader, never by __init__, so a copy made with
+    # dataclasses.replace does not claim it. The loader travels with it, so this module does not
+    # import the loaders' module (no import cycle).
+    _embedded: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.mean)
@@ -100,9 +102,8 @@ class MorphableModel:
         """An embedded model, unchanged since it was loaded, pickles as its file name and SHA-256
         and is reloaded on unpickling (from the per-process cache); any other model in full."""
         if self._embedded is not None and self._content_digest() == self._embedded[2]:
-            from ._ict import embedded_model_from_pickle
-
-            return embedded_model_from_pickle, self._embedded[:2]
+            name, sha256, _, reload = self._embedded
+            return reload, (name, sha256)
         return super().__reduce_ex__(protocol)
 
     def __getstate__(self) -> dict:
