@@ -102,3 +102,16 @@ def test_choose_face_rules():
         choose_face(faces, "refuse", "photo 7")
     with pytest.raises(FaceNotFoundError, match="photo 7: no face"):
         choose_face([], "central", "photo 7", (10, 10))
+
+
+def test_r_net_angles_of_a_turned_crop_become_the_photo_cameras():
+    """A crop turned level by -theta (theta: the eye line's angle, clockwise on screen) is the
+    photo's camera rolled: a frontal face (yaw = pitch = 0) keeps its yaw and pitch, and its
+    roll (counter-clockwise on screen, as ``pose_roll``) loses theta."""
+    from sk3dmm.transformers._reconstruct import _photo_angles
+
+    crop = np.array([[0.0, 0.0, 5.0], [20.0, -10.0, 3.0]])
+    theta = np.deg2rad([30.0, 0.0])
+    photo = _photo_angles(crop, theta)
+    np.testing.assert_allclose(photo[0], [0.0, 0.0, 5.0 - 30.0], atol=1e-9)
+    np.testing.assert_array_equal(photo[1], crop[1])  # no turn: unchanged

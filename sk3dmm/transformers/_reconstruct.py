@@ -268,8 +268,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         AFLW2000-3D faces (dlib's HOG 75.4%), its 68 points are as accurate on frontal faces and
         better beyond 30 degrees of yaw, and it detects 5.6x faster (``benchmarks/bench_real.py``).
         A photo turned sideways or upside down is searched in its four quarter turns, and the
-        face crop is turned by the face's roll (MediaPipe only; dlib's detectors find upright
-        faces, to about 30 degrees of roll).
+        face crop is turned by the face's roll (MediaPipe only: dlib's detectors and 68-point
+        predictor are made for upright faces, and their points drift beyond about 20 degrees
+        of roll).
     upsample : int, default=1
         Detector upsampling (finds smaller faces; slower).
     faces : {"largest", "central", "refuse"}, default="largest"
