@@ -833,24 +833,22 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
 def _photo_angles(crop_angles_deg: np.ndarray, crop_roll: np.ndarray) -> np.ndarray:
     """R-Net's (yaw, pitch, roll) in degrees, seen in crops turned by ``-crop_roll`` about the
-    principal point, as angles of the photo's camera (the turn is a roll of the camera)."""
-    if not np.any(crop_roll):
+    principal point, as angles of the photo's camera (the turn is a roll of the camera).
+    Rows without a turn are returned as they are."""
+    turned = np.flatnonzero(crop_roll)
+    if not len(turned):
         return crop_angles_deg
     from ..fitting import euler_to_matrix, matrix_to_euler
 
-    a = torch.as_tensor(np.deg2rad(crop_angles_deg), dtype=torch.float64)
+    a = torch.as_tensor(np.deg2rad(crop_angles_deg[turned]), dtype=torch.float64)
     r_crop = euler_to_matrix(a[:, 0], a[:, 1], a[:, 2])
-    c, s = np.cos(-crop_roll), np.sin(-crop_roll)  # photo -> crop in pixels (x right, y down)
-    turn = torch.zeros(len(c), 3, 3, dtype=torch.float64)
-    turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1], turn[:, 2, 2] = (
-        torch.as_tensor(c),
-        -torch.as_tensor(s),
-        torch.as_tensor(s),
-        torch.as_tensor(c),
-        1.0,
-    )
+    c, s = (torch.as_tensor(f(-crop_roll[turned]), dtype=torch.float64) for f in (np.cos, np.sin))
+    turn = torch.zeros(len(turned), 3, 3, dtype=torch.float64)  # photo -> crop pixels (x right, y down)
+    turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1], turn[:, 2, 2] = c, -s, s, c, 1.0
     yaw, pitch, roll = matrix_to_euler(turn.transpose(1, 2) @ r_crop)
-    return np.rad2deg(torch.stack([yaw, pitch, roll], 1).numpy()).astype(crop_angles_deg.dtype)
+    out = crop_angles_deg.copy()
+    out[turned] = np.rad2deg(torch.stack([yaw, pitch, roll], 1).numpy())
+    return out
 
 
 def _cache_get(caches: list, key):
