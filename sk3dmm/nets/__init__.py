@@ -4,11 +4,12 @@ from ._classifier_nets import CoefMLP, CoefResNet, ImageResNet
 from ._deep3d import load_deep3d_rnet, load_deep3d_template
 from ._embedded import RNetBundle, load_rnet
 from ._export import export_rnet
-from ._fine_tune import fine_tune_rnet, rnet_rotation
+from ._fine_tune import fine_tune_rnet
 from ._hybrid_loss import HybridLoss
 from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
 from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
+from ._rnet_io import rnet_rotation
 from ._rnet_training import TrainConfig, render_training_crops
 
 __all__ = [
