@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
 from ..morphable._files import load_checkpoint, verified_path
-from ..nets._hybrid_loss import HybridLoss, photos_at
+from ..training._hybrid_loss import HybridLoss, photos_at
 from ._cnet import INPUTS, N_QUALITY, CNet, aggregate, held_out_consistency, identity_gram, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model

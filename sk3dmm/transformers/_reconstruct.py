@@ -472,7 +472,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return self._build_setup()
 
     def _fine_tune(self, X) -> None:
-        from ..nets import HybridLoss, fine_tune_rnet
+        from ..training import HybridLoss, fine_tune_rnet
 
         if X is None:
             raise ValueError("fine_tune=True needs photos: fit(X)")

@@ -12,9 +12,9 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from ..morphable import MorphableModel
-from ._embedded import RNetBundle
+from ..nets._embedded import RNetBundle
+from ..nets._rnet_io import rnet_rotation
 from ._hybrid_loss import HybridLoss, photos_at
-from ._rnet_io import rnet_rotation
 
 
 def _freeze_batchnorm(net: torch.nn.Module) -> None:

@@ -29,9 +29,11 @@ from tqdm.auto import tqdm
 from ..faces import align_crop, crop_affine
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
+from ..nets._rnet import RNet
+from ..nets._rnet_io import ICT_SIZES, INPUT_SIZE, RESCALE_CM, ict_template, to_input
 from ..render import ict_albedo, pose_to_camera, random_albedo_params
-from ._rnet import RNet
-from ._rnet_io import ICT_SIZES, INPUT_SIZE, RESCALE_CM, ict_template, to_input
+from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
+from ._hybrid_loss import HybridLoss, photos_at
 
 logger = logging.getLogger(__name__)
 
@@ -317,9 +319,6 @@ def train_hybrid_stage(
 
     Returns the stage's log, with the held-out shape error before and after it.
     """
-    from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
-    from ._hybrid_loss import HybridLoss, photos_at
-
     torch.manual_seed(hcfg.seed)
     t0 = time.perf_counter()
     crops, targets, in_crop = render_training_crops(
