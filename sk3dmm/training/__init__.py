@@ -5,6 +5,7 @@ Not imported by ``import sk3dmm``: inference (:mod:`sk3dmm.nets`, the transforme
 only when asked to train (``fine_tune=True``, ``SetAggregator("cnet").fit``).
 """
 
+from ._cnet_training import CNET_LOSS_WEIGHTS, held_out_consistency, train_cnet
 from ._fine_tune import fine_tune_rnet
 from ._hybrid_loss import HybridLoss
 from ._rnet_training import (
@@ -18,13 +19,16 @@ from ._rnet_training import (
 )
 
 __all__ = [
+    "CNET_LOSS_WEIGHTS",
     "HybridConfig",
     "HybridLoss",
     "ShapeLoss",
     "TrainConfig",
     "fine_tune_rnet",
+    "held_out_consistency",
     "render_training_crops",
     "save_rnet",
+    "train_cnet",
     "train_hybrid_stage",
     "train_rnet",
 ]
