@@ -29,7 +29,7 @@ from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
 from sk3dmm.metrics import shape_rmse_mm
 from sk3dmm.nets import RNet
-from sk3dmm.nets._rnet_training import ICT_SIZES
+from sk3dmm.nets._rnet_io import ICT_SIZES
 
 
 def accuracy(n_identities: int, seed: int, out: Path, weights: str | None = None) -> pd.DataFrame:

@@ -198,7 +198,7 @@ def identity(folder: Path, runs: dict, cache: Path) -> tuple[list, dict]:
 
 def adapt(weights: str, folders: str, epochs: int, out: Path) -> str:
     """Fine-tune R-Net on unlabelled photos with the hybrid loss; the checkpoint's path."""
-    from sk3dmm.nets._rnet_training import ICT_SIZES
+    from sk3dmm.nets._rnet_io import ICT_SIZES
 
     photos = sorted(str(p) for f in folders.split(os.pathsep) if f for p in image_files(f))
     est = Reconstruct3DMM(

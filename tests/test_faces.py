@@ -83,7 +83,7 @@ def test_face_alignment_backend_refuses_to_download(tmp_path, monkeypatch, astro
 def test_crop_affine_says_where_a_pixel_lands():
     from sk3dmm.faces import align_crop, crop_affine
     from sk3dmm.morphable import load_ict_model
-    from sk3dmm.nets._rnet_training import ict_template
+    from sk3dmm.nets._rnet_io import ict_template
 
     rng = np.random.default_rng(0)
     template = ict_template(load_ict_model())

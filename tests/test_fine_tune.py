@@ -6,7 +6,8 @@ import torch
 
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.fitting import euler_to_matrix
-from sk3dmm.nets import DEEP3D_SIZES, RNet, RNetBundle, fine_tune_rnet, load_rnet, rnet_rotation
+from sk3dmm.nets import DEEP3D_SIZES, RNet, RNetBundle, load_rnet, rnet_rotation
+from sk3dmm.training import fine_tune_rnet
 
 
 def test_rotation_conventions():

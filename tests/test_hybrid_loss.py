@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from sk3dmm.fitting import project, transform
-from sk3dmm.nets import HybridLoss
-from sk3dmm.nets._hybrid_loss import skin_triangles, skin_weight, solve_translation
 from sk3dmm.render import ict_albedo, pose_to_camera, random_albedo_params, render_faces
+from sk3dmm.training import HybridLoss
+from sk3dmm.training._hybrid_loss import skin_triangles, skin_weight, solve_translation
 
 SIZE = 96
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sk3dmm.morphable import load_ict_model
-from sk3dmm.nets._rnet_training import RESCALE_CM, TrainConfig, ict_template, render_training_crops
+from sk3dmm.nets._rnet_io import RESCALE_CM, ict_template
 from sk3dmm.render import (
     build_photo_bank,
     degrade,
@@ -13,6 +13,7 @@ from sk3dmm.render import (
     natural_backgrounds,
     random_albedo_params,
 )
+from sk3dmm.training import TrainConfig, render_training_crops
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import torch
 
 from sk3dmm import LandmarkFitter, ModelFileError, Reconstruct3DMM
 from sk3dmm.morphable._ict import ICT_FILE, embedded_model_from_pickle
-from sk3dmm.nets import fine_tune_rnet, load_rnet
+from sk3dmm.nets import load_rnet
 from sk3dmm.nets._embedded import EMBEDDED_WEIGHTS, rnet_from_pickle
+from sk3dmm.training import fine_tune_rnet
 from sk3dmm.transformers._model_choice import resolve_model
 
 MAX_BYTES = 2_000_000

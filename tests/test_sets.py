@@ -150,7 +150,7 @@ def test_cnet_reads_rnet_features_and_round_trips(face_photos, tmp_path):
 def test_held_out_consistency_compares_each_photo_with_the_others():
     import torch
 
-    from sk3dmm.transformers._cnet import held_out_consistency
+    from sk3dmm.training import held_out_consistency
 
     alpha = torch.tensor([[[1.0, 0.0], [3.0, 0.0], [5.0, 2.0]], [[1.0, 1.0], [9.0, 9.0], [0.0, 0.0]]])
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])  # the second set has one photo

@@ -26,7 +26,7 @@ import numpy as np
 
 from sk3dmm.faces import load_image
 from sk3dmm.morphable import load_ict_model
-from sk3dmm.nets._rnet_training import TrainConfig, render_training_crops
+from sk3dmm.training import TrainConfig, render_training_crops
 from sk3dmm.transformers._reconstruct import _detect, photo_crop_spec
 
 LOG = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data" / "rnet_ict_training_log.json"

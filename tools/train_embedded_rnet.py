@@ -11,13 +11,13 @@ The shipped weights come from two runs (about 45 minutes on 2 CPU cores)::
 
 (``WEBMORPH``: the webmorphR.stim stimuli, CC BY 4.0, e.g. ``../shared/realfaces/webmorph``;
 attribution in ``sk3dmm/nets/data/rnet_ict-ATTRIBUTION.txt``.) The photo-like switches
-(:class:`sk3dmm.nets.TrainConfig`, :mod:`sk3dmm.render._photo_like`) were chosen on real photos
+(:class:`sk3dmm.training.TrainConfig`, :mod:`sk3dmm.render._photo_like`) were chosen on real photos
 with ``benchmarks/bench_rnet_real.py``; compositing into the bank's photos (``--context``) is
 built but not used: it measured no better than without it. Without ``--photos`` the photo skin
 is off and the other switches still apply.
 
 ``--stage all`` adds stage 2: the supervised loss plus the hybrid weak-supervision loss
-(:class:`sk3dmm.nets.HybridLoss`) on fresh renders; ``--stage hybrid --init PATH`` runs stage 2
+(:class:`sk3dmm.training.HybridLoss`) on fresh renders; ``--stage hybrid --init PATH`` runs stage 2
 alone. Stage 2 is not in the shipped weights: on renders it does not improve the held-out shape
 error (2 epochs on 6,000 renders: 0.142 -> 0.150 cm^2 with the hybrid term, 0.151 without it).
 Reproducible from the seeds. Writes ``rnet_ict.pt``, its ``.sha256`` and
@@ -34,14 +34,8 @@ import torch
 
 from sk3dmm.morphable import load_ict_model
 from sk3dmm.nets._rnet import RNet
-from sk3dmm.nets._rnet_training import (
-    ICT_SIZES,
-    HybridConfig,
-    TrainConfig,
-    save_rnet,
-    train_hybrid_stage,
-    train_rnet,
-)
+from sk3dmm.nets._rnet_io import ICT_SIZES
+from sk3dmm.training import HybridConfig, TrainConfig, save_rnet, train_hybrid_stage, train_rnet
 
 DATA = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data"
 

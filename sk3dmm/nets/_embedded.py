@@ -21,6 +21,7 @@ from ..morphable._files import (
     verified_path,
 )
 from ._rnet import RNet
+from ._rnet_io import ict_template
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 EMBEDDED_WEIGHTS = DATA_DIR / "rnet_ict.pt"
@@ -74,8 +75,6 @@ class RNetBundle:
 
 
 def _sk3dmm_checkpoint(path: Path, model: MorphableModel, template5: np.ndarray | None) -> RNetBundle:
-    from ._rnet_training import ict_template
-
     ckpt = load_checkpoint(path, "R-Net weights")
     if isinstance(ckpt, dict) and "net_recon" in ckpt:
         from ._deep3d import load_deep3d_rnet

@@ -1,8 +1,8 @@
 """Making renders look like photos, for training R-Net: skin from real photos, hair, natural
 backgrounds, faces composited into real photos, and camera/sensor degradations.
 
-Each part is a switch of :func:`sk3dmm.nets.render_training_crops` (a probability per render in
-:class:`sk3dmm.nets.TrainConfig`), so each can be measured on real photos on its own
+Each part is a switch of :func:`sk3dmm.training.render_training_crops` (a probability per render in
+:class:`sk3dmm.training.TrainConfig`), so each can be measured on real photos on its own
 (``benchmarks/bench_rnet_real.py``).
 
 - :func:`build_photo_bank` fits the model to frontal photos (MediaPipe's 468 points, the dense

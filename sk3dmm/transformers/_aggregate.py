@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -21,27 +20,17 @@ from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
 )
-from tqdm.auto import tqdm
 
 from ..exceptions import ModelFileError
 from ..morphable import MorphableModel
-from ..morphable._files import load_checkpoint, verified_path
-from ..nets._hybrid_loss import HybridLoss, photos_at
-from ._cnet import INPUTS, N_QUALITY, CNet, aggregate, held_out_consistency, identity_gram, quality_features
+from ..morphable._files import verified_path
+from ..nets._cnet import CNet, aggregate, load_cnet, save_cnet
+from ._cnet import INPUTS, N_QUALITY, quality_features
 from ._image_sets import ImageSet
 from ._model_choice import resolve_model
 
 EMBEDDED_CNET = Path(__file__).resolve().parents[1] / "nets" / "data" / "cnet_ict.pt"
 METHODS = ("mean", "median", "kmeans", "kmeans_global", "cnet")
-# C-Net's label-free loss. The hybrid terms alone are a weak judge of identity here: on
-# synthetic sets with ground truth (benchmarks/bench_aggregation.py) the true identity has a
-# lower photometric loss than the set mean in only ~6 sets of 10 and a lower landmark loss in
-# ~2 of 10 (noisy landmarks; each photo's expression and pose were estimated with its own
-# identity), and C-Net trained on them alone ends up slightly worse than the mean. The
-# held-out consistency term (each photo against the aggregate of the others) is an unbiased
-# label-free proxy of the aggregate's error; with it C-Net beats the mean. Landmarks weigh a
-# tenth of R-Net's, and the Gaussian prior (which favours the shrunken mean) nothing.
-CNET_LOSS_WEIGHTS = {"landmark": 1.6e-4, "photometric": 1.92, "coefficient": 0.0, "consistency": 1.0}
 
 
 def _as_sets(X) -> tuple[list[tuple[np.ndarray, list | None]], np.ndarray | None]:
@@ -110,56 +99,6 @@ def _usable(sets) -> list:
     return [s for s in sets if len(s[0])]
 
 
-def _photo_tensors(sets, size: int, k: int) -> tuple[dict, torch.Tensor]:
-    """Every distinct photo of the sets, its crop resized to ``size`` px with the camera and
-    landmarks in that crop, and ``slot`` (n_sets, k): the photo of each set position or -1."""
-    index: dict[int, int] = {}
-    recons = []
-    slot = torch.full((len(sets), k), -1, dtype=torch.long)
-    for i, (_, rs) in enumerate(sets):
-        for j, r in enumerate(rs):
-            if r.crop is None:
-                raise ValueError("method='cnet' training needs the face crops kept by Reconstruct3DMM")
-            if id(r) not in index:
-                index[id(r)] = len(recons)
-                recons.append(r)
-            slot[i, j] = index[id(r)]
-    crop_size = recons[0].crop.shape[0]
-    image = torch.as_tensor(np.stack([r.crop for r in recons])).permute(0, 3, 1, 2).float() / 255
-    cams = [r.crop_camera() for r in recons]
-    scale = size / crop_size
-    photos = {
-        "image": photos_at(image, size),
-        "focal": torch.tensor([c[0] * scale for c in cams], dtype=torch.float32),
-        "center": torch.tensor(np.stack([c[1] * scale for c in cams]), dtype=torch.float32),
-        "landmarks": torch.tensor(np.stack([c[2] * scale for c in cams]), dtype=torch.float32),
-        "rotation": torch.tensor(np.stack([r.rotation for r in recons]), dtype=torch.float32),
-        "beta": torch.tensor(np.stack([r.coefficients["beta"] for r in recons]), dtype=torch.float32),
-    }
-    return photos, slot
-
-
-def _set_loss(loss_fn: HybridLoss, agg: torch.Tensor, slot: torch.Tensor, photos: dict):
-    """Hybrid loss of each set's photos under its aggregated identity; ``total`` per set."""
-    used = slot >= 0
-    p = slot[used]
-    terms = loss_fn(
-        agg[:, None].expand(-1, slot.shape[1], -1)[used],
-        photos["beta"][p],
-        photos["rotation"][p],
-        photos["image"][p],
-        photos["landmarks"][p],
-        photos["focal"][p],
-        photos["center"][p],
-        reduce=False,
-    )
-    per_set = torch.zeros(len(slot), dtype=terms.total.dtype).index_add(
-        0, torch.nonzero(used)[:, 0], terms.total
-    )
-    terms.total = per_set / used.sum(1)
-    return terms
-
-
 def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
     """Per-set k-means with k=2: the centroid of the larger cluster (ties: the tighter one).
 
@@ -178,26 +117,6 @@ def robust_kmeans_centroid(rows: np.ndarray, random_state: int) -> np.ndarray:
         spread = [((rows[km.labels_ == c] - km.cluster_centers_[c]) ** 2).sum() for c in (0, 1)]
         return km.cluster_centers_[int(np.argmin(spread))]
     return km.cluster_centers_[int(np.argmax(counts))]
-
-
-@lru_cache(maxsize=2)
-def _load_cnet(path: str) -> dict:
-    ckpt = load_checkpoint(path, "C-Net weights")
-    try:
-        net = CNet(int(ckpt["n_in"]), int(ckpt["n_coef"]), int(ckpt["hidden"]))
-        net.load_state_dict(ckpt["state_dict"])
-        return {
-            "net": net.eval(),
-            "inputs": str(ckpt["inputs"]),
-            "n_features": int(ckpt["n_features"]),
-            **{k: ckpt[k].numpy() for k in ("mean", "scale", "feature_mean", "feature_scale")},
-            "method": ckpt.get("method"),
-        }
-    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        raise ModelFileError(
-            f"C-Net weights {path}: not an sk3dmm C-Net checkpoint (see SetAggregator.save_cnet): "
-            f"{type(exc).__name__}: {str(exc)[:200]}"
-        ) from exc
 
 
 def _feature_size(sets) -> int:
@@ -224,8 +143,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         (``n_clusters`` centroids learnt in ``fit``); a set becomes the centroid most of its
         photos are nearest to, "the centroid as the face".
         ``"cnet"``: Deng et al.'s confidence network: identity columns (``alpha_*``) are a
-        confidence-weighted mean, trained label-free in ``fit`` (see :mod:`._cnet`); other
-        columns are averaged. Needs the :class:`ImageSet` objects of
+        confidence-weighted mean, trained label-free in ``fit``
+        (:func:`sk3dmm.training.train_cnet`); other columns are averaged. Needs the
+        :class:`ImageSet` objects of
         ``Reconstruct3DMM`` (it reads landmarks, poses, crops and, with ``method="rnet"``,
         R-Net's features). Without ``fit`` the embedded C-Net is used: it is for the ICT
         model and the embedded R-Net (``Reconstruct3DMM(method="rnet")``).
@@ -249,9 +169,9 @@ class SetAggregator(TransformerMixin, BaseEstimator):
     render_size : int, default=64
         Size (pixels) the face crops are compared with the renders at, in C-Net training.
     loss_weights : dict, default=None
-        Weights of C-Net's label-free loss (keywords of :class:`sk3dmm.nets.HybridLoss`:
+        Weights of C-Net's label-free loss (keywords of :class:`sk3dmm.training.HybridLoss`:
         ``landmark``, ``photometric``, ``coefficient``, and ``consistency`` for the held-out
-        consistency term); None uses ``CNET_LOSS_WEIGHTS``.
+        consistency term); None uses ``sk3dmm.training.CNET_LOSS_WEIGHTS``.
     random_state : int, RandomState or None
     device : str, default="cpu"
         Kept for API symmetry; C-Net trains on the CPU (it is small, and the crops are there).
@@ -345,7 +265,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             self.cluster_centers_ = KMeans(k, n_init=10, random_state=seed).fit(rows).cluster_centers_
         if self.method == "cnet":
             if self.cnet_weights not in (None, "scratch"):
-                _load_cnet(str(self.cnet_weights))  # a bad file is named before any work
+                load_cnet(str(self.cnet_weights))  # a bad file is named before any work
             if any(recons is None for _, recons in sets):
                 raise ValueError(
                     "method='cnet' needs the image sets returned by Reconstruct3DMM (per-photo landmarks and pose)"
@@ -439,7 +359,7 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 "Reconstruct3DMM(method='rnet')"
             )
         if path is not None:
-            loaded = _load_cnet(str(path))
+            loaded = load_cnet(str(path))
             net = loaded["net"]
             if (
                 net.n_coef == n_alpha
@@ -472,19 +392,6 @@ class SetAggregator(TransformerMixin, BaseEstimator):
             "feature_scale": np.ones(n_feat, np.float32),
             "method": None,
         }
-
-    def _loss_parts(self, model: MorphableModel) -> tuple[HybridLoss, float, bool]:
-        """C-Net's loss: its hybrid part, the weight of the held-out consistency term, and
-        whether any rendered term is on."""
-        weights = {**CNET_LOSS_WEIGHTS, **(self.loss_weights or {})}
-        unknown = set(weights) - {"landmark", "photometric", "coefficient", "consistency"}
-        if unknown:
-            raise ValueError(
-                f"loss_weights: unknown terms {sorted(unknown)}; use landmark, photometric, coefficient, consistency"
-            )
-        consistency = weights.pop("consistency")
-        renders = any(weights[k] > 0 for k in ("landmark", "photometric", "coefficient"))
-        return HybridLoss(model, **weights), consistency, renders
 
     def _descriptors(self, sets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Padded (s, k, n_in) descriptors (quality signals, then R-Net features, then the
@@ -527,9 +434,12 @@ class SetAggregator(TransformerMixin, BaseEstimator):
 
     def _train_cnet(self, sets, seed: int) -> None:
         """Label-free: the aggregated identity, with each photo's own expression and pose, must
-        explain every photo of its set (landmarks and skin pixels, :class:`HybridLoss`), and
-        each photo's identity must agree with the aggregate of the others
-        (:func:`held_out_consistency`)."""
+        explain every photo of its set (landmarks and skin pixels,
+        :class:`sk3dmm.training.HybridLoss`), and each photo's identity must agree with the
+        aggregate of the others (:func:`sk3dmm.training.held_out_consistency`); see
+        :func:`sk3dmm.training.train_cnet`."""
+        from ..training._cnet_training import train_cnet
+
         model = self._model()
         if len(self._alpha_cols) != model.n_identity:
             raise ValueError(f"C-Net training needs all {model.n_identity} alpha columns of {model.name}")
@@ -541,29 +451,20 @@ class SetAggregator(TransformerMixin, BaseEstimator):
                 self.cnet_["feature_mean"] = feats.mean(0)
                 self.cnet_["feature_scale"] = feats.std(0) + 1e-3
         desc, alpha, mask = self._descriptors(sets)
-        loss_fn, consistency, renders = self._loss_parts(model)
-        photos, slot = _photo_tensors(sets, self.render_size, alpha.shape[1]) if renders else (None, None)
-        gram = identity_gram(model)
-        net = self.cnet_["net"].train()
-        gen = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        batch = 32
-        for _ in tqdm(range(self.epochs), desc="C-Net", disable=not self.progress):
-            perm = torch.randperm(len(sets), generator=gen)
-            total = 0.0
-            for s in range(0, len(sets), batch):
-                b = perm[s : s + batch]
-                conf = net(desc[b])
-                loss = consistency * held_out_consistency(conf, alpha[b], mask[b], gram)
-                if renders:
-                    agg = aggregate(conf, alpha[b], mask[b])  # (bs, n_id)
-                    loss = loss + _set_loss(loss_fn, agg, slot[b], photos).total
-                opt.zero_grad()
-                loss.mean().backward()
-                opt.step()
-                total += loss.sum().item()
-            self.history_.append(total / len(sets))
-        net.eval()
+        self.history_ += train_cnet(
+            self.cnet_["net"],
+            desc,
+            alpha,
+            mask,
+            sets,
+            model,
+            loss_weights=self.loss_weights,
+            render_size=self.render_size,
+            epochs=self.epochs,
+            lr=self.lr,
+            seed=seed,
+            progress=self.progress,
+        )
         self.cnet_["method"] = "trained"
 
     def label_free_loss(self, X, alpha=None) -> np.ndarray:
@@ -574,38 +475,16 @@ class SetAggregator(TransformerMixin, BaseEstimator):
         Useful to check whether the objective agrees with the truth: on synthetic sets,
         compare it at the true identity and at the aggregate.
         """
+        from ..training._cnet_training import label_free_loss
+
         sets, names = _as_sets(X)
         if not hasattr(self, "_alpha_cols"):
             self._set_input_info(sets, names)
         if alpha is None:
             alpha = self.transform(X)[:, self._alpha_cols]
-        model = self._model()
-        photos, slot = _photo_tensors(sets, self.render_size, max(len(r) for r, _ in sets))
-        loss_fn = self._loss_parts(model)[0]
-        out = []
-        with torch.no_grad():
-            for s in range(0, len(sets), 64):
-                agg = torch.as_tensor(np.asarray(alpha[s : s + 64]), dtype=torch.float32)
-                out.append(_set_loss(loss_fn, agg, slot[s : s + 64], photos).total.numpy())
-        return np.concatenate(out)
+        return label_free_loss(sets, alpha, self._model(), self.loss_weights, self.render_size)
 
     def save_cnet(self, path: str | Path) -> None:
         """Write the C-Net (weights and input scaling) for ``cnet_weights=`` or embedding."""
         check_is_fitted(self, "cnet_")
-        net = self.cnet_["net"]
-        torch.save(
-            {
-                "state_dict": net.state_dict(),
-                "n_in": net.n_in,
-                "n_coef": net.n_coef,
-                "hidden": net.head.in_features,
-                "inputs": self.cnet_["inputs"],
-                "n_features": self.cnet_["n_features"],
-                "mean": torch.tensor(self.cnet_["mean"]),
-                "scale": torch.tensor(self.cnet_["scale"]),
-                "feature_mean": torch.tensor(self.cnet_["feature_mean"]),
-                "feature_scale": torch.tensor(self.cnet_["feature_scale"]),
-                "method": "label-free: hybrid loss (landmarks, skin photometric) + held-out consistency",
-            },
-            path,
-        )
+        save_cnet(self.cnet_, path)

@@ -109,7 +109,7 @@ class Reconstruction:
 def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray, int, float]:
     """Template, size and framing of the 5-point crop kept for the landmark method: the
     embedded R-Net's framing (Deep3DFaceRecon's 102 px per decimetre at 224 px)."""
-    from ..nets._rnet_training import ict_template
+    from ..nets._rnet_io import ict_template
 
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
 
@@ -473,7 +473,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return self._build_setup()
 
     def _fine_tune(self, X) -> None:
-        from ..nets import HybridLoss, fine_tune_rnet
+        from ..training import HybridLoss, fine_tune_rnet
 
         if X is None:
             raise ValueError("fine_tune=True needs photos: fit(X)")
@@ -791,7 +791,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """R-Net on the photos' aligned crops (batched, on ``device``; bf16 autocast on CUDA):
         the shape (alpha, beta), the pose angles in degrees (None for nets without our angle
         head) and the pooled features, one row per photo."""
-        from ..nets._rnet_training import to_input
+        from ..nets._rnet_io import to_input
 
         crops = np.stack([row[1].crop for row in ok])
         device = resolve_device(self.device)

@@ -11,29 +11,10 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..fitting import euler_to_matrix
-from ..fitting._camera import FLIP_DIAG
 from ..morphable import MorphableModel
-from ._embedded import RNetBundle
+from ..nets._embedded import RNetBundle
+from ..nets._rnet_io import rnet_rotation
 from ._hybrid_loss import HybridLoss, photos_at
-
-
-def rnet_rotation(angle: torch.Tensor, deep3d: bool) -> torch.Tensor:
-    """Model-to-camera rotation (b, 3, 3) from an R-Net's angle head.
-
-    sk3dmm nets regress (yaw, pitch, roll) in radians (:func:`sk3dmm.fitting.euler_to_matrix`);
-    Deep3DFaceRecon's regress (x, y, z) angles of ``Rz @ Ry @ Rx`` in its y-up frame, so the
-    camera rotation is ``FLIP @ Rz @ Ry @ Rx``.
-    """
-    if not deep3d:
-        return euler_to_matrix(angle[:, 0], angle[:, 1], angle[:, 2])
-    x, y, z = angle.unbind(-1)
-    one, zero = torch.ones_like(x), torch.zeros_like(x)
-    rx = torch.stack([one, zero, zero, zero, x.cos(), -x.sin(), zero, x.sin(), x.cos()], -1)
-    ry = torch.stack([y.cos(), zero, y.sin(), zero, one, zero, -y.sin(), zero, y.cos()], -1)
-    rz = torch.stack([z.cos(), -z.sin(), zero, z.sin(), z.cos(), zero, zero, zero, one], -1)
-    rot = rz.reshape(-1, 3, 3) @ ry.reshape(-1, 3, 3) @ rx.reshape(-1, 3, 3)
-    return torch.tensor(FLIP_DIAG, dtype=rot.dtype, device=rot.device)[:, None] * rot
 
 
 def _freeze_batchnorm(net: torch.nn.Module) -> None:

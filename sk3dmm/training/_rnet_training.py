@@ -26,24 +26,16 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..faces import align_crop, crop_affine, five_points
+from ..faces import align_crop, crop_affine
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
+from ..nets._rnet import RNet
+from ..nets._rnet_io import ICT_SIZES, INPUT_SIZE, RESCALE_CM, ict_template, to_input
 from ..render import ict_albedo, pose_to_camera, random_albedo_params
-from ._rnet import RNet
-
-ICT_SIZES = {"id": 100, "exp": 53, "angle": 3, "gamma": 27}
-INPUT_SIZE = 112
-RESCALE_CM = 102.0 / 10.0 * INPUT_SIZE / 224.0  # Deep3DFaceRecon's framing, for centimetres
+from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
+from ._hybrid_loss import HybridLoss, photos_at
 
 logger = logging.getLogger(__name__)
-
-
-def ict_template(model: MorphableModel) -> np.ndarray:
-    """5-point template (eye centres, nose, mouth corners) of the mean face, centred on its
-    68 landmarks so the crop is centred on the face."""
-    lm = model.mean[model.landmark_indices].astype(np.float64)
-    return five_points(lm - lm.mean(0))
 
 
 @dataclass
@@ -270,11 +262,6 @@ def render_training_crops(
     return crops, targets, in_crop
 
 
-def to_input(crops: np.ndarray, device="cpu") -> torch.Tensor:
-    """uint8 crops (b, h, w, 3) to R-Net input: RGB in [0, 1], (b, 3, h, w), as Deep3DFaceRecon."""
-    return torch.as_tensor(crops, device=device).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 class ShapeLoss:
     """Squared vertex error of identity + expression over a subset of the face area (cm^2),
     plus angle (rad^2) and lighting terms."""
@@ -332,9 +319,6 @@ def train_hybrid_stage(
 
     Returns the stage's log, with the held-out shape error before and after it.
     """
-    from ._fine_tune import _freeze_batchnorm, hybrid_loss_of
-    from ._hybrid_loss import HybridLoss, photos_at
-
     torch.manual_seed(hcfg.seed)
     t0 = time.perf_counter()
     crops, targets, in_crop = render_training_crops(
