@@ -54,7 +54,8 @@ def test_skin_triangles_leave_out_lips_eyes_and_mouth(ict):
 def test_translation_is_recovered_from_exact_landmarks(ict, scene):
     lm3 = ict.landmarks(scene["alpha"], scene["beta"])
     t = solve_translation(lm3 @ scene["rot"].transpose(1, 2), scene["lm"], scene["focal"], scene["center"])
-    np.testing.assert_allclose(t.numpy(), scene["trans"].numpy(), atol=3e-4)  # float32; measured 9.9e-5
+    # float32, translations of ~94: measured 9.9e-5 apart (3.2e-4 the worst of scene seeds 0-4)
+    np.testing.assert_allclose(t.numpy(), scene["trans"].numpy(), atol=1e-3)
 
 
 def test_photometric_term_prefers_the_true_shape(ict, scene):
