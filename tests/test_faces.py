@@ -9,13 +9,13 @@ from sk3dmm.faces import detect_faces, five_points, largest_face, load_image, re
 def test_astronaut_face_and_landmarks(astronaut):
     face = largest_face(detect_faces(astronaut))
     left, top, right, bottom = face.box
-    # her face is around x 175-265, y 75-170 in the 512 x 512 photo
+    # her face is around x 175-265, y 75-170 in the 512 x 512 photo (measured 175, 265, 76, 166)
     assert 150 < left < 200 and 240 < right < 290 and 50 < top < 100 and 150 < bottom < 200
     lm = face.landmarks
     assert lm.shape == (68, 2)
     assert lm[36, 0] < lm[45, 0]  # image-left eye corner left of the image-right one
     assert lm[8, 1] > lm[30, 1] > lm[27, 1]  # chin below nose tip below nose bridge
-    pts = five_points(lm)
+    pts = five_points(lm)  # the means of the same points: measured 0.0 off
     np.testing.assert_allclose(pts[0], lm[[36, 39]].mean(0))
     np.testing.assert_allclose(pts[1], lm[[42, 45]].mean(0))
     np.testing.assert_allclose(pts[2], lm[30])
@@ -49,7 +49,7 @@ def test_read_files(tmp_path, astronaut):
     Image.fromarray(gray16).save(png16)
     img = read_image(png16)
     assert img.dtype == np.uint8 and img.shape == (512, 512, 3)
-    assert abs(int(img[256, 256, 0]) - int(astronaut[256, 256].mean())) <= 1
+    assert abs(int(img[256, 256, 0]) - int(astronaut[256, 256].mean())) <= 1  # measured 0
     rgba = tmp_path / "rgba.png"
     Image.fromarray(np.dstack([astronaut, np.full((512, 512), 255, np.uint8)])).save(rgba)
     np.testing.assert_array_equal(read_image(rgba), astronaut)
@@ -95,4 +95,5 @@ def test_crop_affine_says_where_a_pixel_lands():
     ys, xs = np.nonzero(crop[..., 0] > 60)
     weights = crop[ys, xs, 0].astype(float)
     found = np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum() + 0.5
+    # measured 0.014 px off (0.15 the worst of seeds 0-3: the threshold's pixels)
     np.testing.assert_allclose(found, [242 * sx + ox, 252 * sy + oy], atol=0.5)

@@ -54,7 +54,8 @@ def test_skin_triangles_leave_out_lips_eyes_and_mouth(ict):
 def test_translation_is_recovered_from_exact_landmarks(ict, scene):
     lm3 = ict.landmarks(scene["alpha"], scene["beta"])
     t = solve_translation(lm3 @ scene["rot"].transpose(1, 2), scene["lm"], scene["focal"], scene["center"])
-    np.testing.assert_allclose(t.numpy(), scene["trans"].numpy(), atol=1e-2 * 100 / 100)
+    # float32, translations of ~94: measured 9.9e-5 apart (3.2e-4 the worst of scene seeds 0-4)
+    np.testing.assert_allclose(t.numpy(), scene["trans"].numpy(), atol=1e-3)
 
 
 def test_photometric_term_prefers_the_true_shape(ict, scene):
@@ -68,19 +69,19 @@ def test_photometric_term_prefers_the_true_shape(ict, scene):
     assert (true < wrong).all(), (true, wrong)
     # the true shape explains the render almost exactly: only edge pixels and the one-albedo
     # assumption on a region-coloured albedo remain
-    assert true.max() < 0.6 * wrong.min()
+    assert true.max() < 0.6 * wrong.min()  # measured 0.020 vs 0.6 * 0.083
 
 
 def test_landmark_term_vanishes_at_the_truth_and_gradients_flow(ict, scene):
     s = scene
     loss = HybridLoss(ict)
     at_truth = loss(s["alpha"], s["beta"], s["rot"], s["photos"], s["lm"], s["focal"], s["center"])
-    assert at_truth.landmarks < 1e-3
+    assert at_truth.landmarks < 1e-3  # measured 5.9e-9
     alpha = (s["alpha"] + 0.5).requires_grad_(True)
     beta = s["beta"].clone().requires_grad_(True)
     terms = loss(alpha, beta, s["rot"], s["photos"], s["lm"], s["focal"], s["center"])
     terms.total.backward()
-    assert terms.landmarks > 100 * at_truth.landmarks + 0.1
+    assert terms.landmarks > 100 * at_truth.landmarks + 0.1  # measured 0.47
     assert terms.photometric > at_truth.photometric
     for g in (alpha.grad, beta.grad):
         assert torch.isfinite(g).all() and g.abs().sum() > 0
@@ -92,9 +93,9 @@ def test_occluders_count_little_in_the_skin_weight(scene):
     bar[:, 40:48] = True
     photos[bar] = torch.tensor([0.15, 0.25, 0.55])  # a blue scarf across the face
     w = skin_weight(photos, mask)
-    assert w[bar & mask].max() < 0.05
+    assert w[bar & mask].max() < 0.05  # measured 9e-13
     skin = mask & ~bar
-    assert w[skin].mean() > 0.5
+    assert w[skin].mean() > 0.5  # measured 0.97
 
 
 def test_texture_models_use_their_albedo_and_lighting(ict, scene):

@@ -55,7 +55,8 @@ def test_networks_match_the_reference_runtime(reference, name, input_key, scale,
     for out, key in zip(got, outputs):
         ref = reference[key]
         assert out.shape == ref.shape
-        np.testing.assert_allclose(out.numpy(), ref, atol=1e-3 * max(1.0, np.abs(ref).max()), rtol=0)
+        # float32: measured 1.1e-6 of the output's scale at most (1.1e-4 on outputs of ~100)
+        np.testing.assert_allclose(out.numpy(), ref, atol=1e-5 * max(1.0, np.abs(ref).max()), rtol=0)
 
 
 def test_pipeline_matches_mediapipe_on_the_astronaut(reference, mesh_model):
@@ -64,9 +65,9 @@ def test_pipeline_matches_mediapipe_on_the_astronaut(reference, mesh_model):
     face = faces[0]
     assert face.mesh.shape == (468, 3) and face.keypoints.shape == (6, 2)
     err = np.linalg.norm(face.mesh[:, :2] - reference["pipeline_mesh"][:, :2], axis=1)
-    assert err.mean() < 1.0 and err.max() < 3.0  # pixels, on a 512 x 512 photo
-    np.testing.assert_allclose(face.box, reference["pipeline_box"], atol=5)
-    assert face.mesh_score > 0.9 and face.score > 0.5
+    assert err.mean() < 1.0 and err.max() < 3.0  # pixels, on a 512 x 512 photo; measured 0.38 and 1.44
+    np.testing.assert_allclose(face.box, reference["pipeline_box"], atol=5)  # measured 2.8 px
+    assert face.mesh_score > 0.9 and face.score > 0.5  # measured 1.0 and 0.92
 
 
 def test_batches_equal_single_photos(mesh_model):
@@ -75,7 +76,7 @@ def test_batches_equal_single_photos(mesh_model):
     both = mesh_model.detect([img, flipped])
     for one, image in zip(both, [img, flipped]):
         alone = mesh_model.detect([image])[0]
-        np.testing.assert_allclose(one[0].mesh, alone[0].mesh, atol=1e-3)
+        np.testing.assert_allclose(one[0].mesh, alone[0].mesh, atol=1e-3)  # float32; measured 9.2e-5 px
 
 
 def test_no_face_and_tiny_photos(mesh_model):
@@ -92,7 +93,7 @@ def test_weighted_nms_averages_a_cluster_and_keeps_separate_faces():
     points = np.zeros((3, 6, 2))
     out = mp_module.weighted_nms(boxes, scores, points)
     assert len(out) == 2
-    np.testing.assert_allclose(out[0][0], (0.9 * boxes[0] + 0.6 * boxes[1]) / 1.5)
+    np.testing.assert_allclose(out[0][0], (0.9 * boxes[0] + 0.6 * boxes[1]) / 1.5)  # measured 0.0 off
     assert out[0][1] == 0.9 and out[1][1] == 0.8
 
 
@@ -137,9 +138,9 @@ def test_correspondence_puts_each_mesh_point_on_its_vertex_in_renders(renders, m
     proj = project(cam, torch.as_tensor(renders.focal), torch.as_tensor(renders.center)).numpy()
     err = np.linalg.norm(proj - mesh, axis=-1) / _iod(renders.landmarks)[:, None]
     stable = corr.residual < 0.05
-    assert stable.mean() > 0.6
-    assert np.median(err[:, stable]) < 0.05  # about 3 mm on a face
-    assert np.median(err) < 0.08
+    assert stable.mean() > 0.6  # measured 0.82
+    assert np.median(err[:, stable]) < 0.05  # about 3 mm on a face; measured 0.031
+    assert np.median(err) < 0.08  # measured 0.035
 
 
 def test_mesh_to_68_agrees_with_the_correspondence():
@@ -147,6 +148,7 @@ def test_mesh_to_68_agrees_with_the_correspondence():
     lm = model.mean[model.landmark_indices]
     iod = np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))
     d = np.linalg.norm(model.mean[corr.vertex_ids[MESH_TO_68]] - lm, axis=1) / iod
+    # measured 0.122 and 0.261 at most: close, but fixed by the embedded model and correspondence
     assert (d[17:] < 0.13).all() and (d[:17] < 0.3).all()
     assert len(set(MESH_TO_68.tolist())) == 68
 
@@ -167,10 +169,11 @@ def test_dense_fit_recovers_pose_and_expression_of_renders(renders, mesh_model):
     true_yaw, true_pitch, _ = (
         np.rad2deg(a.numpy()) for a in matrix_to_euler(torch.as_tensor(renders.rotation))
     )
-    assert np.abs(np.rad2deg(fit.yaw.numpy()) - true_yaw).max() < 5
+    assert np.abs(np.rad2deg(fit.yaw.numpy()) - true_yaw).max() < 5  # measured 1.7
     pitch_err = np.abs(np.rad2deg(fit.pitch.numpy()) - true_pitch)
-    assert pitch_err.mean() < 6 and pitch_err.max() < 10  # pitch is the weak angle of a 2-D fit
-    assert fit.reprojection_error.max() < 0.02 * 320
+    # pitch is the weak angle of a 2-D fit: measured 4.4 mean and 7.7 at most
+    assert pitch_err.mean() < 6 and pitch_err.max() < 10
+    assert fit.reprojection_error.max() < 0.02 * 320  # measured 1.3 px
     # smiles are found where the renders smile
     smile = [list(model.expression_names).index(n) for n in ("mouthSmile_L", "mouthSmile_R")]
     happy = (renders.frame["expression"] == "happy").to_numpy()
@@ -192,9 +195,10 @@ def test_reconstruct_with_mediapipe(method):
     est = Reconstruct3DMM(detector="mediapipe", method=method, cache=False)
     rec = est.fit().reconstruct([img])[0]
     assert rec.fitted_landmarks.shape == (68, 2)
-    assert rec.reprojection_error < 3.0
-    hog = Reconstruct3DMM(method=method, cache=False).fit().reconstruct([img])[0]
-    # the two detectors agree on where the face is (68 fitted points, mean distance in pixels)
+    assert rec.reprojection_error < 3.0  # measured 1.10 (landmarks), 1.80 (rnet)
+    hog = Reconstruct3DMM(method=method, cache=False, detector="hog").fit().reconstruct([img])[0]
+    # the two detectors agree on where the face is (68 fitted points, mean distance in pixels):
+    # measured 2.2 (landmarks), 1.3 (rnet)
     assert np.linalg.norm(rec.fitted_landmarks - hog.fitted_landmarks, axis=1).mean() < 8
     with pytest.raises(FaceNotFoundError):
         est.transform([np.full((64, 64, 3), 128, np.uint8)])
@@ -205,7 +209,7 @@ def test_cuda_matches_cpu(mesh_model):
     img = skimage.data.astronaut()
     gpu = MediaPipeFaceMesh(device="cuda").detect([img])[0][0]
     cpu = mesh_model.detect([img])[0][0]
-    np.testing.assert_allclose(gpu.mesh, cpu.mesh, atol=0.05)
+    np.testing.assert_allclose(gpu.mesh, cpu.mesh, atol=0.05)  # not measured yet: no CUDA device here
 
 
 def test_dense_fit_in_chunks_equals_one_batch(renders, mesh_model, monkeypatch):
@@ -217,5 +221,5 @@ def test_dense_fit_in_chunks_equals_one_batch(renders, mesh_model, monkeypatch):
     whole = fit_shape_and_pose(model, mesh, renders.focal, renders.center, **kwargs)
     monkeypatch.setattr(fit_module, "MAX_POINTS_PER_CHUNK", 468 * 4)  # chunks of 4, 4 and 1 faces
     chunked = fit_shape_and_pose(model, mesh, renders.focal, renders.center, **kwargs)
-    torch.testing.assert_close(chunked.alpha, whole.alpha, atol=1e-6, rtol=0)
-    torch.testing.assert_close(chunked.landmarks2d, whole.landmarks2d, atol=1e-6, rtol=0)
+    torch.testing.assert_close(chunked.alpha, whole.alpha, atol=1e-6, rtol=0)  # float64; measured 9e-15
+    torch.testing.assert_close(chunked.landmarks2d, whole.landmarks2d, atol=1e-6, rtol=0)  # measured 1.4e-13

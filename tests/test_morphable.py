@@ -28,8 +28,8 @@ def test_vertices_match_numpy_formula(ict):
         + np.einsum("bk,knd->bnd", alpha, ict.identity_basis)
         + np.einsum("bk,knd->bnd", beta, ict.expression_basis)
     )
-    np.testing.assert_allclose(v, expected, atol=1e-5)
-    np.testing.assert_allclose(
+    np.testing.assert_allclose(v, expected, atol=1e-5)  # float64; measured 3.6e-15
+    np.testing.assert_allclose(  # measured 0.0
         ict.landmarks(torch.tensor(alpha), torch.tensor(beta)).numpy(), v[:, ict.landmark_indices], atol=1e-6
     )
 
@@ -38,7 +38,7 @@ def test_landmarks_are_symmetric_on_the_mean_face(ict):
     lm = ict.mean[ict.landmark_indices]
     # dlib point 0 is the subject's right jaw (image left), 16 its mirror
     assert lm[0, 0] < 0 < lm[16, 0]
-    np.testing.assert_allclose(lm[0] * [-1, 1, 1], lm[16], atol=0.05)
+    np.testing.assert_allclose(lm[0] * [-1, 1, 1], lm[16], atol=0.05)  # measured 0.0: the mean is symmetric
 
 
 def test_corrupt_model_file_is_detected(tmp_path, ict):
@@ -82,10 +82,10 @@ def test_bfm_loader_reads_deep3dfacerecon_layout(tmp_path):
     np.testing.assert_array_equal(m.landmark_indices, mat["keypoints"].ravel().astype(int) - 1)
     np.testing.assert_array_equal(m.triangles, mat["tri"].astype(int) - 1)
     mean = mat["meanshape"].reshape(-1, 3)
-    np.testing.assert_allclose(m.mean, mean - mean.mean(0), atol=1e-5)
-    np.testing.assert_allclose(m.texture_mean, mat["meantex"].reshape(-1, 3) / 255, atol=1e-6)
+    np.testing.assert_allclose(m.mean, mean - mean.mean(0), atol=1e-5)  # measured 0.0
+    np.testing.assert_allclose(m.texture_mean, mat["meantex"].reshape(-1, 3) / 255, atol=1e-6)  # measured 0.0
     assert len(m.region("front")) == 40
-    # Deep3DFaceRecon's shape formula
+    # Deep3DFaceRecon's shape formula (float32 model; measured 4.5e-8 apart)
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((2, 80)), rng.standard_normal((2, 64))
     d3d = (mat["idBase"] @ a.T + mat["exBase"] @ b.T).T + mat["meanshape"]

@@ -49,7 +49,7 @@ def test_upscaled_photo_gives_the_same_row_and_the_overlay_on_the_face(method, a
     # every point set in the big photo's pixels: landmarks, mesh, box and the fitted overlay
     assert np.abs(large.landmarks / 3 - small.landmarks).max() < 0.5  # measured 0.29 px
     assert np.abs(large.mesh[:, :2] / 3 - small.mesh[:, :2]).max() < 0.5  # measured 0.29 px
-    assert np.abs(large.box / 3 - small.box).max() < 1.0
+    assert np.abs(large.box / 3 - small.box).max() < 1.0  # measured 0.15 px
     assert np.abs(large.fitted_landmarks / 3 - small.fitted_landmarks).max() < 1.5  # measured 1.0 px
 
 
@@ -62,7 +62,7 @@ def test_turned_photo_gives_the_same_shape_and_its_roll(method, astronaut):
     assert np.abs(X[1:, :100] - X[0, :100]).max() <= TURN_ALPHA[method]
     assert np.abs(X[1:, 100:153] - X[0, 100:153]).max() <= TURN_BETA
     upside_down = est.reconstructions_[3]
-    assert abs(np.rad2deg(upside_down.crop_roll)) > 170  # R-Net's crop is turned back upright
+    assert abs(np.rad2deg(upside_down.crop_roll)) > 170  # R-Net's crop is turned back upright; measured 176.7
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_largest_face_by_default_refuse_on_request_and_the_count_reported(two_fa
     est = Reconstruct3DMM(cache=False)
     frame = est.to_frame([two_faces])
     box = est.reconstructions_[0].box
-    assert box[2] < 300  # the left, larger face
+    assert box[2] < 300  # the left, larger face; measured 194
     assert frame["n_faces"].tolist() == [2]
     with pytest.raises(MultipleFacesError, match=r"sample 0: 2 faces detected \(faces='refuse'\)"):
         Reconstruct3DMM(faces="refuse", cache=False).fit_transform([two_faces])

@@ -37,9 +37,9 @@ def test_photo_bank_takes_skin_from_the_photo(bank, model, astronaut):
     cheeks = model.region("face")
     skin = np.median(tex[cheeks], 0)
     # the astronaut's skin is a warm tone: red > green > blue, far from the grey of a failed sample
-    assert skin[0] > skin[1] > skin[2] and skin[0] - skin[2] > 0.1
+    assert skin[0] > skin[1] > skin[2] and skin[0] - skin[2] > 0.1  # measured 0.67 > 0.52 > 0.43
     # the mouth socket keeps the parametric dark colour, never the lips of a closed mouth
-    assert np.allclose(tex[model.region("mouth_socket")], [0.22, 0.06, 0.06])
+    assert np.allclose(tex[model.region("mouth_socket")], [0.22, 0.06, 0.06])  # measured 1.3e-9 off
     # the fitted camera puts the face where the canvas was centred on it (the 68 points' middle)
     import torch
 
@@ -48,7 +48,7 @@ def test_photo_bank_takes_skin_from_the_photo(bank, model, astronaut):
     lm = torch.tensor(model.mean[model.landmark_indices][None])
     cam = transform(lm, torch.tensor(bank.rotation), torch.tensor(bank.translation))
     uv = project(cam, torch.tensor(bank.focal), torch.tensor(bank.center))[0].numpy()
-    assert np.linalg.norm(uv.mean(0) - 80) < 12
+    assert np.linalg.norm(uv.mean(0) - 80) < 12  # measured 3.0 px
 
 
 def test_backgrounds_are_images_in_range_and_seeded():
@@ -56,7 +56,7 @@ def test_backgrounds_are_images_in_range_and_seeded():
     b = natural_backgrounds(6, 32, np.random.default_rng(0))
     assert a.shape == (6, 32, 32, 3) and a.dtype == np.float32
     assert np.array_equal(a, b) and 0 <= a.min() and a.max() <= 1
-    assert a.std(axis=(1, 2)).max() > 0.02  # not flat colours
+    assert a.std(axis=(1, 2)).max() > 0.02  # not flat colours; measured 0.47
 
 
 def test_hair_covers_the_scalp_not_the_face(model):
@@ -66,7 +66,7 @@ def test_hair_covers_the_scalp_not_the_face(model):
     for _ in range(5):
         changed |= (hair_albedo(model, base, rng) != base).any(1)
     lm = model.mean[model.landmark_indices]
-    assert changed.sum() > 100
+    assert changed.sum() > 100  # measured 2,125 vertices
     # nothing below the brows changes on the front of the face (eyes, nose, mouth, chin)
     front = model.mean[:, 2] > lm[:, 2].min()
     assert not changed[front & (model.mean[:, 1] < lm[17:27, 1].min())].any()
@@ -77,7 +77,7 @@ def test_degrade_keeps_shape_and_type():
     outs = [degrade(img, np.random.default_rng(s)) for s in range(20)]
     assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
     assert any(np.ptp(o.astype(int)[..., 0] - o[..., 2]) == 0 for o in outs)  # some greyscale
-    assert sum(not np.array_equal(o, img) for o in outs) >= 15
+    assert sum(not np.array_equal(o, img) for o in outs) >= 15  # measured 17 of the 20 seeds
 
 
 def test_switches_render_photo_like_crops(model, bank):
@@ -107,6 +107,7 @@ def test_context_renders_keep_the_bank_pose(model, bank):
     from sk3dmm.fitting import matrix_to_euler
 
     yaw, pitch, roll = (np.rad2deg(a.item()) for a in matrix_to_euler(torch.tensor(bank.rotation[0])))
-    # the new face is turned at most 12 / 6 / 6 degrees away from the photo's pose (plus coupling)
+    # the new face is turned at most 12 / 6 / 6 degrees away from the photo's pose (plus coupling);
+    # measured 10.5 (yaw) and 4.1 (pitch) at most
     assert np.all(np.abs(np.rad2deg(targets["angle"][:, 0]) - yaw) < 14)
     assert np.all(np.abs(np.rad2deg(targets["angle"][:, 1]) - pitch) < 8)

