@@ -243,14 +243,14 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     fine_tune : bool, default=False
         For ``method="rnet"``: ``fit(X)`` fine-tunes a copy of R-Net on the photos of X with
         the hybrid weak-supervision loss (landmarks, skin photometric, coefficient prior;
-        :class:`sk3dmm.nets.HybridLoss`), no labels needed. Off by default so ``fit`` stays
+        :class:`sk3dmm.training.HybridLoss`), no labels needed. Off by default so ``fit`` stays
         cheap in pipelines. It improves the 2-D fit to the photos (landmark reprojection),
         which is what it can see; on synthetic photos with a known 3-D truth it made the
         shape worse (``benchmarks/bench_fine_tune.py``), so check it on data of your own.
     fine_tune_epochs, fine_tune_lr : int, float, default=5, 1e-4
         Passes over the photos and Adam's learning rate for ``fine_tune``.
     fine_tune_weights : dict, default=None
-        Term weights of the fine-tuning loss (keywords of :class:`sk3dmm.nets.HybridLoss`,
+        Term weights of the fine-tuning loss (keywords of :class:`sk3dmm.training.HybridLoss`,
         e.g. ``{"landmark": 1.6e-4}``); None: Deep3DFaceRecon's.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
