@@ -25,8 +25,7 @@ from sklearn.svm import SVC
 
 from sk3dmm import FaceNotFoundError, load_ict_model
 from sk3dmm.faces import detect_faces, largest_face, load_image
-from sk3dmm.fitting import default_focal, fit_shape_and_pose
-from sk3dmm.transformers._blocks import fit_to_blocks
+from sk3dmm.fitting import default_focal, fit_shape_and_pose, fit_to_blocks
 
 NAME = re.compile(r"(\d\d)(\d)(\d)([a-g])\d+\.jpg$")
 

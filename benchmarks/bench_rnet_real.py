@@ -39,9 +39,8 @@ from tqdm.auto import tqdm
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.datasets._folders import image_files
 from sk3dmm.faces import load_image
-from sk3dmm.fitting import default_focal, fit_shape_and_pose
+from sk3dmm.fitting import default_focal, fit_shape_and_pose, fit_to_blocks
 from sk3dmm.morphable import load_ict_model, mediapipe_correspondence
-from sk3dmm.transformers._blocks import fit_to_blocks
 from sk3dmm.transformers._reconstruct import _detect, _project_68, photo_crop_spec
 
 

@@ -123,8 +123,7 @@ def _fit_like_reconstruct(est: Reconstruct3DMM, landmarks: np.ndarray, sizes: np
     """Refit the 68 points with Reconstruct3DMM's own camera and settings (focal, centre, priors)."""
     import torch
 
-    from sk3dmm.fitting import default_focal, fit_shape_and_pose
-    from sk3dmm.transformers._blocks import fit_to_blocks
+    from sk3dmm.fitting import default_focal, fit_shape_and_pose, fit_to_blocks
 
     fit = fit_shape_and_pose(
         est.model_,

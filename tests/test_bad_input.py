@@ -25,7 +25,7 @@ from sk3dmm import (
     load_ict_model,
 )
 from sk3dmm.faces import load_image, to_rgb_uint8
-from sk3dmm.transformers._errors import SampleFailure
+from sk3dmm.pipeline._errors import SampleFailure
 
 METHODS = ["landmarks", "rnet"]
 
@@ -87,11 +87,11 @@ def test_bad_input_matrix_on_both_methods(matrix, method):
 
 
 def test_raise_stops_at_the_first_failure_without_doing_the_rest(astronaut, monkeypatch):
-    import sk3dmm.transformers._reconstruct as rec
+    from sk3dmm.faces.landmarkers._mediapipe import MediaPipeLandmarker
 
     calls = []
-    real = rec.detect_faces
-    monkeypatch.setattr(rec, "detect_faces", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = MediaPipeLandmarker.detect
+    monkeypatch.setattr(MediaPipeLandmarker, "detect", lambda self, im: calls.append(1) or real(self, im))
     photos = [np.full((100, 100, 3), 90, np.uint8), "nowhere.jpg"] + [astronaut] * 5
     with pytest.raises(FaceNotFoundError, match=r"^sample 0: no face detected"):
         Reconstruct3DMM(on_error="raise", cache=False).fit_transform(photos)
@@ -120,14 +120,12 @@ def test_deep3d_checkpoint_with_the_ict_model_fails_in_fit(tmp_path):
 
 
 def test_large_photos_are_downscaled_for_detection(astronaut, monkeypatch):
-    import sk3dmm.transformers._reconstruct as reconstruct_module
+    from sk3dmm.faces.landmarkers._dlib import DlibLandmarker
 
     big = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.BICUBIC))
     seen = []  # the pixels the detector was given (no timing: a count that cannot flake)
-    detect = reconstruct_module.detect_faces
-    monkeypatch.setattr(
-        reconstruct_module, "detect_faces", lambda im, *a: seen.append(im.shape) or detect(im, *a)
-    )
+    detect = DlibLandmarker.detect
+    monkeypatch.setattr(DlibLandmarker, "detect", lambda self, im: seen.append(im.shape) or detect(self, im))
     # the budget matters most for dlib's HOG, whose cost grows with the pixels it scans
     direct = Reconstruct3DMM(cache=False, max_pixels=5_000_000, detector="hog")
     direct.fit_transform([big])

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-import sk3dmm.transformers._reconstruct as reconstruct_module
+import sk3dmm.regressors._dense_fit as dense_fit_module
 from sk3dmm import Reconstruct3DMM, ReconstructionError
+from sk3dmm.faces.landmarkers._mediapipe import MediaPipeLandmarker
 from sk3dmm.nets._rnet import RNet
 
 POISONED = 1  # the photo that fails, in a batch of three
@@ -38,21 +39,21 @@ def _check(est, photos, clean, reason):
 
 
 def test_a_detector_crash_fails_only_its_photo(photos, clean_rows, monkeypatch):
-    detect = reconstruct_module.detect_faces
+    detect = MediaPipeLandmarker.detect
     bad_shape = photos[POISONED].shape
 
-    def crashing(image, *args, **kwargs):
+    def crashing(self, image):
         if image.shape == bad_shape:
             raise RuntimeError("simulated detector crash")
-        return detect(image, *args, **kwargs)
+        return detect(self, image)
 
-    monkeypatch.setattr(reconstruct_module, "detect_faces", crashing)
+    monkeypatch.setattr(MediaPipeLandmarker, "detect", crashing)
     est = Reconstruct3DMM(on_error="nan", cache=False)
     _check(est, photos, clean_rows["landmarks"], "detection failed (RuntimeError: simulated detector crash)")
 
 
 def test_a_singular_fit_fails_only_its_photo(photos, clean_rows, monkeypatch):
-    fit = reconstruct_module.fit_shape_and_pose
+    fit = dense_fit_module.fit_shape_and_pose
     bad_focal = 1.2 * max(photos[POISONED].shape[:2])
 
     def singular(model, landmarks, focal, *args, **kwargs):
@@ -60,7 +61,7 @@ def test_a_singular_fit_fails_only_its_photo(photos, clean_rows, monkeypatch):
             raise torch.linalg.LinAlgError("simulated singular system")
         return fit(model, landmarks, focal, *args, **kwargs)
 
-    monkeypatch.setattr(reconstruct_module, "fit_shape_and_pose", singular)
+    monkeypatch.setattr(dense_fit_module, "fit_shape_and_pose", singular)
     est = Reconstruct3DMM(on_error="nan", cache=False)
     _check(est, photos, clean_rows["landmarks"], "the fit failed (LinAlgError: simulated singular system)")
 

@@ -65,7 +65,7 @@ def test_read_files(tmp_path, astronaut):
 
 def test_face_alignment_backend_refuses_to_download(tmp_path, monkeypatch, astronaut):
     from sk3dmm import ModelFileError, Reconstruct3DMM
-    from sk3dmm.faces import _face_alignment
+    from sk3dmm.faces.landmarkers import _face_alignment
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     _face_alignment._aligner.cache_clear()

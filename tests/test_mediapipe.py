@@ -13,8 +13,8 @@ import torch
 
 from sk3dmm import FaceNotFoundError, ModelFileError, Reconstruct3DMM
 from sk3dmm.faces import MESH_TO_68, MediaPipeFaceMesh, detect_faces
-from sk3dmm.faces import _mediapipe as mp_module
-from sk3dmm.faces._tflite_graph import _same_padding
+from sk3dmm.faces.landmarkers import _mediapipe as mp_module
+from sk3dmm.faces.landmarkers._tflite_graph import _same_padding
 from sk3dmm.fitting import fit_shape_and_pose, matrix_to_euler, project, transform
 from sk3dmm.morphable import load_ict_model, mediapipe_correspondence
 
@@ -67,7 +67,7 @@ def test_pipeline_matches_mediapipe_on_the_astronaut(reference, mesh_model):
     err = np.linalg.norm(face.mesh[:, :2] - reference["pipeline_mesh"][:, :2], axis=1)
     assert err.mean() < 1.0 and err.max() < 3.0  # pixels, on a 512 x 512 photo; measured 0.38 and 1.44
     np.testing.assert_allclose(face.box, reference["pipeline_box"], atol=5)  # measured 2.8 px
-    assert face.mesh_score > 0.9 and face.score > 0.5  # measured 1.0 and 0.92
+    assert face.extras["mesh_score"] > 0.9 and face.score > 0.5  # measured 1.0 and 0.92
 
 
 def test_batches_equal_single_photos(mesh_model):

@@ -92,7 +92,7 @@ def test_largest_face_by_default_refuse_on_request_and_the_count_reported(two_fa
 def test_choose_face_rules():
     def face(x0, size):
         return FaceDetection(box=np.array([x0, 100, x0 + size, 100 + size], np.float32), score=0.9,
-                             landmarks=np.zeros((68, 2), np.float32))  # fmt: skip
+                             points=np.zeros((68, 2), np.float32))  # fmt: skip
 
     faces = [face(0, 300), face(450, 100)]  # a large face at the edge, a small one in the middle
     assert choose_face(faces, "largest") is faces[0]
@@ -108,7 +108,7 @@ def test_r_net_angles_of_a_turned_crop_become_the_photo_cameras():
     """A crop turned level by -theta (theta: the eye line's angle, clockwise on screen) is the
     photo's camera rolled: a frontal face (yaw = pitch = 0) keeps its yaw and pitch, and its
     roll (counter-clockwise on screen, as ``pose_roll``) loses theta."""
-    from sk3dmm.transformers._reconstruct import _photo_angles
+    from sk3dmm.regressors._dense_fit import photo_angles as _photo_angles
 
     crop = np.array([[0.0, 0.0, 5.0], [20.0, -10.0, 3.0]])
     theta = np.deg2rad([30.0, 0.0])

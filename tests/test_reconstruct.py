@@ -10,8 +10,8 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sk3dmm import FaceNotFoundError, ImageReadError, Reconstruct3DMM, clear_cache
-from sk3dmm.transformers._cache import RESULTS
-from sk3dmm.transformers._errors import SampleFailure
+from sk3dmm.pipeline._cache import RESULTS
+from sk3dmm.pipeline._errors import SampleFailure
 
 
 def test_astronaut_gives_finite_named_coefficients(astronaut):

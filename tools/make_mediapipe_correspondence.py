@@ -31,7 +31,7 @@ OUT = Path(__file__).resolve().parents[1] / "sk3dmm" / "morphable" / "data" / "i
 
 def main(argv: list[str] | None = None) -> None:
     from sk3dmm.datasets import make_synthetic_faces
-    from sk3dmm.faces._mediapipe import MediaPipeFaceMesh
+    from sk3dmm.faces import MediaPipeFaceMesh
     from sk3dmm.fitting import project, transform
     from sk3dmm.morphable import load_ict_model
     from sk3dmm.render import vertex_normals

@@ -34,7 +34,9 @@ def main() -> None:
         )
         rows = est.fit_transform(photos)
         out[f"{method}-{detector}"] = rows
-        fitted = [r.fitted_landmarks if r is not None else np.full((68, 2), np.nan) for r in est.reconstructions_]
+        fitted = [
+            r.fitted_landmarks if r is not None else np.full((68, 2), np.nan) for r in est.reconstructions_
+        ]
         out[f"{method}-{detector}-fitted68"] = np.stack(fitted).astype(np.float32)
         print(method, detector, "rows with a face:", int(np.isfinite(rows[:, 0]).sum()), "of", len(rows))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()

@@ -1,30 +1,45 @@
-"""Images in, faces out: reading images, face detection and landmarks (dlib's 68 points or
-MediaPipe's 468-point mesh), the 5-point alignment."""
+"""Images in, faces out: reading photos, the landmarkers (MediaPipe's 468-point mesh, dlib's 68
+points; :mod:`sk3dmm.faces.landmarkers`), the one face record and the crops."""
 
 from ._alignment import align_crop, crop_affine, eye_line_angle, five_points, pos_fit, rotate_points
-from ._dlib import FACE_CHOICES, FaceDetection, choose_face, detect_faces, largest_face, models_dir
+from ._crop import Crop, downscaled, five_point_crop, sample_bilinear
+from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face, largest_face
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
-from ._mediapipe import MESH_TO_68, MediaPipeFaceMesh, MeshDetection
+from .landmarkers import LANDMARKERS, detect_faces, get_landmarker, models_dir, register_landmarker
+from .landmarkers._mediapipe import MediaPipeFaceMesh
+
+FaceDetection = Face  # the former names of the one face record
+MeshDetection = Face
 
 __all__ = [
     "FACE_CHOICES",
-    "FaceDetection",
-    "choose_face",
-    "eye_line_angle",
-    "rotate_points",
+    "LANDMARKERS",
     "MESH_TO_68",
+    "SCHEMES",
+    "Crop",
+    "Face",
+    "FaceDetection",
     "MediaPipeFaceMesh",
     "MeshDetection",
+    "Scheme",
     "align_crop",
-    "crop_affine",
     "as_image_list",
+    "choose_face",
     "column_values",
+    "crop_affine",
     "detect_faces",
+    "downscaled",
+    "eye_line_angle",
+    "five_point_crop",
     "five_points",
+    "get_landmarker",
     "largest_face",
     "load_image",
     "models_dir",
     "pos_fit",
     "read_image",
+    "register_landmarker",
+    "rotate_points",
+    "sample_bilinear",
     "to_rgb_uint8",
 ]

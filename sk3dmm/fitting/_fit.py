@@ -278,3 +278,19 @@ def fit_shape_and_pose(
         vertex_ids=sub_ids[rows],
         reprojection_error=(fitted2d - x2d).norm(dim=-1).mean(1),
     )
+
+
+def fit_to_blocks(fit: LandmarkFit, model: MorphableModel) -> dict[str, np.ndarray]:
+    """Every block of a batch fit as float32 numpy arrays; angles in degrees, translation in mm."""
+    pose = np.concatenate(
+        [
+            np.rad2deg(np.stack([fit.yaw.cpu().numpy(), fit.pitch.cpu().numpy(), fit.roll.cpu().numpy()], 1)),
+            fit.translation.cpu().numpy() * model.unit_mm,
+        ],
+        1,
+    )
+    return {
+        "alpha": fit.alpha.cpu().numpy().astype(np.float32),
+        "beta": fit.beta.cpu().numpy().astype(np.float32),
+        "pose": pose.astype(np.float32),
+    }

@@ -24,12 +24,12 @@ class MeshCorrespondence:
     residual : (468,) float, median distance between point and vertex on the renders it was
         made from, in inter-ocular distances (small: the point stays on its vertex; larger on
         the face oval, whose points slide with the silhouette)
-    mesh_to_68 : (68,) int, the mesh point nearest each of the model's 68 landmark vertices
+
+    The mesh's 68 iBUG points are :data:`sk3dmm.faces.MESH_TO_68` (one mapping for every use).
     """
 
     vertex_ids: np.ndarray
     residual: np.ndarray
-    mesh_to_68: np.ndarray
 
     def weights(self, floor: float = 0.03) -> np.ndarray:
         """Fitting weights (468,): 1 for points within ``floor`` of their vertex, falling with
@@ -53,7 +53,6 @@ def mediapipe_correspondence() -> MeshCorrespondence:
             out = MeshCorrespondence(
                 vertex_ids=data["vertex_ids"].astype(np.int64),
                 residual=data["residual"].astype(np.float64),
-                mesh_to_68=data["mesh_to_68"].astype(np.int64),
             )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelFileError(f"{path}: cannot read the MediaPipe correspondence ({exc})") from exc

@@ -123,7 +123,7 @@ def render_training_crops(
     each crop's noisy 68 landmarks and camera in crop pixels (``landmarks``, ``focal``, ``center``).
     """
     from ..datasets._synthetic_faces import DISTANCE_MM, FRAME_FOCAL, HEAD_PIVOT_CM, _random_lighting
-    from ..faces._mediapipe import MESH_TO_68
+    from ..faces import MESH_TO_68
     from ..fitting import euler_to_matrix, matrix_to_euler
     from ..morphable import mediapipe_correspondence
     from ..render import degrade, hair_albedo, natural_backgrounds, render_faces

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fitting import LandmarkFit
 from ..morphable import MorphableModel
 
 BLOCKS = ("alpha", "beta", "pose")
@@ -23,19 +22,3 @@ def normalize_coef(coef: str | tuple | list) -> tuple[str, ...]:
 
 def feature_names(model: MorphableModel, blocks: tuple[str, ...]) -> np.ndarray:
     return np.array([name for b in blocks for name in model.coef_names(b)], dtype=object)
-
-
-def fit_to_blocks(fit: LandmarkFit, model: MorphableModel) -> dict[str, np.ndarray]:
-    """Every block of a batch fit as float32 numpy arrays; angles in degrees, translation in mm."""
-    pose = np.concatenate(
-        [
-            np.rad2deg(np.stack([fit.yaw.cpu().numpy(), fit.pitch.cpu().numpy(), fit.roll.cpu().numpy()], 1)),
-            fit.translation.cpu().numpy() * model.unit_mm,
-        ],
-        1,
-    )
-    return {
-        "alpha": fit.alpha.cpu().numpy().astype(np.float32),
-        "beta": fit.beta.cpu().numpy().astype(np.float32),
-        "pose": pose.astype(np.float32),
-    }

@@ -11,10 +11,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..fitting import fit_shape_and_pose
+from ..fitting import fit_shape_and_pose, fit_to_blocks
 from ..morphable import MorphableModel
-from ._blocks import feature_names, fit_to_blocks, normalize_coef
-from ._errors import KEEP_GOING, ON_ERROR, apply_policy
+from ..pipeline._errors import KEEP_GOING, ON_ERROR, apply_policy
+from ._blocks import feature_names, normalize_coef
 from ._model_choice import resolve_model
 
 N_LANDMARK_FEATURES = 136

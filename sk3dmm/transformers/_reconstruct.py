@@ -1,206 +1,46 @@
-"""Reconstruct3DMM: face photos in, 3DMM coefficients out."""
+"""Reconstruct3DMM: face photos in, 3DMM coefficients out (a thin scikit-learn face over
+:func:`sk3dmm.pipeline.reconstruct_photos`)."""
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import torch
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
-from ..exceptions import ModelFileError, ReconstructionError
-from ..faces import (
-    FACE_CHOICES,
-    FaceDetection,
-    align_crop,
-    as_image_list,
-    choose_face,
-    column_values,
-    crop_affine,
-    detect_faces,
-    eye_line_angle,
-    load_image,
-    rotate_points,
-)
-from ..fitting import default_focal, fit_shape_and_pose
+from ..faces import FACE_CHOICES, LANDMARKERS, as_image_list, column_values
 from ..morphable import MorphableModel
-from ._blocks import feature_names, fit_to_blocks, normalize_coef
-from ._cache import image_digest, result_caches, settings_digest
-from ._errors import ON_ERROR, SAMPLE_ERRORS, apply_policy, describe_sample, raise_sample_error
+from ..pipeline import (
+    CropFace,
+    DetectFace,
+    ErrorPolicy,
+    Reconstruction,
+    StageCache,
+    Stages,
+    reconstruct_photos,
+    result_caches,
+)
+from ..pipeline._errors import ON_ERROR, describe_sample
+from ..regressors import RegressionSettings, build_regressors, method_regressors, uses_rnet
+from ._blocks import feature_names, normalize_coef
 from ._image_sets import ImageSet, is_set_input
 from ._landmark_fitter import resolve_device
 from ._model_choice import resolve_model
 from ._output import wrap_output
 
 
-@dataclass
-class Reconstruction:
-    """Everything known about one reconstructed photo.
-
-    Attributes
-    ----------
-    coefficients : dict of str to (d,) float32 arrays, one per block
-    landmarks : (68, 2) detected landmarks, pixels
-    fitted_landmarks : (68, 2) the fitted model's landmarks projected back, pixels
-    box : (4,) face box, left, top, right, bottom
-    score : float, detection score
-    image_size : (width, height)
-    focal, center : the camera used
-    rotation, translation : model-to-camera pose (translation in model units)
-    reprojection_error : float, mean landmark distance in pixels
-    crop : (s, s, 3) uint8 or None
-        The face aligned on 5 points as R-Net sees it (also kept for the landmark method: the
-        photometric loss of C-Net and fine-tuning reads it).
-    crop_affine : (4,) or None
-        ``(sx, sy, ox, oy)``: ``crop_xy = turned_xy * (sx, sy) + (ox, oy)``, where
-        ``turned_xy`` is the photo point turned by ``-crop_roll`` about ``center``.
-    features : (c,) float32 or None
-        R-Net's pooled backbone features of the crop (``method="rnet"``): what C-Net reads.
-    crop_roll : float, default=0
-        Radians the photo was turned by (about the principal point ``center``) before the
-        crop: the angle of the face's eye line, so R-Net sees every face with level eyes
-        (a face turned by 180 degrees gives R-Net the same crop as upright).
-    mesh : (468, 3) float32 or None
-        MediaPipe's dense points (x, y pixels of the photo, relative depth), for
-        ``detector="mediapipe"``.
-    n_faces : int, default=1
-        Faces the detector found in the photo (one was reconstructed, see ``faces``).
-    """
-
-    coefficients: dict
-    landmarks: np.ndarray
-    fitted_landmarks: np.ndarray
-    box: np.ndarray
-    score: float
-    image_size: tuple[int, int]
-    focal: float
-    center: np.ndarray
-    rotation: np.ndarray
-    translation: np.ndarray
-    reprojection_error: float
-    crop: np.ndarray | None = None
-    crop_affine: np.ndarray | None = None
-    features: np.ndarray | None = None
-    crop_roll: float = 0.0
-    mesh: np.ndarray | None = None
-    n_faces: int = 1
-
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        """Photo pixels (..., 2) to the crop's pixels (turned by ``crop_roll``, then scaled)."""
-        sx, sy, ox, oy = self.crop_affine
-        turned = rotate_points(points, -self.crop_roll, self.center) if self.crop_roll else points
-        return turned * np.array([sx, sy]) + np.array([ox, oy])
-
-    def crop_camera(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """Focal length, principal point and the 68 landmarks in the crop's pixels (the turn
-        is about the principal point, so the crop is a pinhole camera of its own)."""
-        sx, sy = self.crop_affine[:2]
-        return self.focal * (sx + sy) / 2, self.to_crop(self.center), self.to_crop(self.landmarks)
-
-
 def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray, int, float]:
-    """Template, size and framing of the 5-point crop kept for the landmark method: the
+    """Template, size and framing of the 5-point crop kept for methods without R-Net: the
     embedded R-Net's framing (Deep3DFaceRecon's 102 px per decimetre at 224 px)."""
     from ..nets._rnet_io import ict_template
 
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
-
-
-def _dense_correspondence(model: MorphableModel):
-    """MediaPipe's 468 points on ``model``'s vertices, or None when it is not the embedded ICT
-    model the correspondence was made for (then the mesh's 68 iBUG-like points are fitted)."""
-    from ..morphable import mediapipe_correspondence
-
-    corr = mediapipe_correspondence()
-    return corr if model.name.startswith("ICT") and model.n_vertices == 16434 else None
-
-
-def _project_68(model: MorphableModel, fit) -> torch.Tensor:
-    """The model's 68 landmark vertices under a fit's coefficients and camera, in pixels."""
-    from ..fitting import project, transform
-
-    pts = model.landmarks(fit.alpha, fit.beta)
-    return project(transform(pts, fit.rotation, fit.translation), fit.focal, fit.center)
-
-
-@dataclass
-class _Detection:
-    """What the detection worker gives back for one photo (every point in its pixels)."""
-
-    face: FaceDetection
-    image_size: tuple[int, int]
-    crop: np.ndarray
-    crop_affine: np.ndarray
-    crop_roll: float
-    n_faces: int
-
-
-def _downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The photo shrunk to at most ``max_pixels`` (bilinear) and the (x, y) factors used."""
-    scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
-    if scale >= 1.0:
-        return image, np.ones(2)
-    from PIL import Image
-
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-    return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
-
-
-@contextmanager
-def one_torch_thread():
-    """Run torch on one thread inside: float32 networks give other last bits on other thread
-    counts (up to 4e-7 for the mesh network, measured), and a joblib worker gets fewer
-    threads than the main process, so detection on one thread gives every photo the same
-    points for every ``n_jobs``."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _detect(image: np.ndarray, name: str, settings: dict, crop_spec, raise_errors: bool):
-    """Worker: find the face of a decoded photo (``settings["faces"]`` chooses among several)
-    and crop it on 5 points, turned so that its eyes are level.
-
-    Photos over ``max_pixels`` are downscaled for detection and the crop; every point set of
-    the face and the crop affine are mapped back to the photo's pixels. A failure comes back
-    as its reason (a string) so one bad photo cannot stop a batch, unless ``raise_errors``.
-    """
-    try:
-        small, scale_xy = _downscaled(image, settings["max_pixels"])
-        try:
-            with one_torch_thread():
-                faces = detect_faces(small, settings["detector"], settings["upsample"])
-        except (RuntimeError, ValueError, FloatingPointError) as exc:
-            if isinstance(exc, (ModelFileError, *SAMPLE_ERRORS)):
-                raise
-            raise ReconstructionError(
-                f"{name}: detection failed ({type(exc).__name__.lstrip('_')}: {exc})"
-            ) from exc
-        face = choose_face(faces, settings["faces"], name, small.shape[1::-1])
-        template5, crop_size, rescale = crop_spec
-        roll = eye_line_angle(face.landmarks)  # turned level, as MediaPipe's graph turns its ROI
-        crop, _, params = align_crop(small, face.landmarks, template5, crop_size, rescale, roll=roll)
-        affine = crop_affine(params, crop_size)
-        if (scale_xy != 1.0).any():
-            face = face.scaled(1.0 / scale_xy)
-            affine = np.concatenate([affine[:2] * scale_xy, affine[2:]])
-        return _Detection(face, (image.shape[1], image.shape[0]), crop, affine, roll, len(faces))
-    except SAMPLE_ERRORS as exc:
-        if raise_errors:
-            raise
-        return str(exc).removeprefix(f"{name}: ")
 
 
 @dataclass
@@ -349,7 +189,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     """
 
     _parameter_constraints: dict = {
-        "method": [StrOptions({"landmarks", "rnet", "rnet_refined"})],
+        "method": [str],  # a name of sk3dmm.regressors.METHODS, checked in fit
         "weights": [None, str, os.PathLike],
         "template": [None, str, os.PathLike],
         "fine_tune": ["boolean"],
@@ -358,7 +198,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "fine_tune_weights": [None, dict],
         "coef": [str, tuple, list],
         "model": [None, str, os.PathLike, MorphableModel],
-        "detector": [StrOptions({"hog", "cnn", "mediapipe", "face_alignment"})],
+        "detector": [str],  # a name of sk3dmm.faces.LANDMARKERS, checked in fit
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "faces": [StrOptions(set(FACE_CHOICES))],
         "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
@@ -437,17 +277,21 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         with ``fine_tune``, adapt R-Net to X (label-free); otherwise nothing is learnt from X."""
         setup = self._build_setup()
         self.model_, self.feature_names_out_ = setup.model, setup.feature_names
-        if self.method != "landmarks":
+        if setup.rnet is not None:
             self.rnet_ = setup.rnet
             if self.fine_tune:
                 self._fine_tune(X)
         elif self.fine_tune:
             raise ValueError(
-                "fine_tune=True needs method='rnet' or 'rnet_refined' (the landmark method has nothing to train)"
+                f"fine_tune=True needs a method with R-Net (method='rnet' or 'rnet_refined'); "
+                f"method={self.method!r} has nothing to train"
             )
         return self
 
     def _build_setup(self) -> _Setup:
+        method_regressors(self.method)  # a ValueError naming the registered methods
+        if self.detector not in LANDMARKERS:
+            raise ValueError(f"unknown detector {self.detector!r}; registered: {sorted(LANDMARKERS)}")
         model = resolve_model(self.model)
         blocks = normalize_coef(self.coef)
         if self.cache not in (True, False, "memory") and os.path.isfile(self.cache):
@@ -455,7 +299,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 f"cache={self.cache!r} is a file; pass a folder (created if missing), True or False"
             )
         rnet = None
-        if self.method != "landmarks":
+        if uses_rnet(self.method):
             from ..nets import load_rnet
 
             rnet = load_rnet(self.weights, model, self.template)
@@ -585,237 +429,54 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     # ------------------------------------------------------------------ the work
     def reconstruct(self, X, *, _setup: _Setup | None = None, _where=None) -> list[Reconstruction | None]:
-        """Per-sample :class:`Reconstruction` objects (None for failed samples).
+        """Per-sample :class:`Reconstruction` objects (None for failed samples), made by
+        :func:`sk3dmm.pipeline.reconstruct_photos` in batches of ``batch_size``.
 
         Applies ``on_error`` and sets ``failures_`` and ``reconstructions_``.
         """
         setup = self._setup() if _setup is None else _setup
         items = as_image_list(X)
-        n = len(items)
-        names = [
-            describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)
-        ]
-        results: list[Reconstruction | None] = [None] * n
-        failures: list[tuple[int, str, str]] = []
-        settings = settings_digest(
-            {
-                "model": setup.model.fingerprint,
-                "method": self.method,
-                "weights": None if self.method == "landmarks" else setup.rnet.source,
-                "template": str(self.template),
-                "detector": self.detector,
-                "upsample": self.upsample,
-                "max_pixels": self.max_pixels,
-                "faces": self.faces,
-                "focal_length": self.focal_length,
-                "n_iter": self.n_iter,
-                "identity_reg": self.identity_reg,
-                "expression_reg": self.expression_reg,
-                "precision": self.precision,
-            }
-        )
-        caches = result_caches(self.cache)
-        bar = tqdm(total=n, desc="reconstruct", unit="img", disable=not self.progress)
-        for start in range(0, n, self.batch_size):
-            chunk = range(start, min(n, start + self.batch_size))
-            self._reconstruct_chunk(items, names, chunk, settings, caches, setup, results, failures)
-            bar.update(len(chunk))
-        bar.close()
-        self.failures_ = apply_policy(sorted(failures), self.on_error)
+        names = {
+            i: describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)
+        }
+        stages, policy = self._stages(setup), ErrorPolicy(self.on_error, self.n_jobs)
+        cache = StageCache(result_caches(self.cache))
+        results: list[Reconstruction | None] = [None] * len(items)
+        with tqdm(total=len(items), desc="reconstruct", unit="img", disable=not self.progress) as bar:
+            for start in range(0, len(items), self.batch_size):
+                chunk = {i: items[i] for i in range(start, min(len(items), start + self.batch_size))}
+                for i, rec in reconstruct_photos(chunk, names, stages, policy, cache).items():
+                    results[i] = rec
+                bar.update(len(chunk))
+        self.failures_ = policy.frame()
         self.reconstructions_ = results
+        self.cache_stats_ = cache.stats()
         return results
 
-    def _reconstruct_chunk(self, items, names, chunk, settings, caches, setup, results, failures) -> None:
-        raise_errors = self.on_error == "raise"
-        keys: dict[int, tuple] = {}
-        images: dict[int, np.ndarray] = {}  # decoded once, for the cache key and for detection
-        read_error = None  # under "raise": raised after the photos before it, so the first failure wins
-        for i in chunk:
-            try:
-                image = load_image(items[i], names[i])
-            except SAMPLE_ERRORS as exc:
-                if raise_errors:
-                    read_error = exc
-                    break
-                failures.append((i, names[i], str(exc).removeprefix(f"{names[i]}: ")))
-                continue
-            keys[i] = (image_digest(image), settings)
-            hit = _cache_get(caches, keys[i])
-            if hit is None:
-                images[i] = image
-            else:
-                results[i] = hit
-        self._detect_and_fit(items, names, list(images), images, keys, caches, setup, results, failures)
-        if read_error is not None:
-            raise_sample_error(read_error)
+    def _stages(self, setup: _Setup) -> Stages:
+        """The stages of ``method`` and ``detector`` with this estimator's settings."""
+        regressors = build_regressors(self.method, self._regression_settings(setup))
+        spec = next(
+            (r.crop_spec for r in regressors if hasattr(r, "crop_spec")), photo_crop_spec(setup.model)
+        )
+        return Stages(
+            detect=DetectFace(self.detector, self.upsample, self.max_pixels, self.faces),
+            crop=CropFace(*spec, self.max_pixels),
+            regressors=regressors,
+        )
 
-    def _detect_and_fit(self, items, names, todo, images, keys, caches, setup, results, failures) -> None:
-        """Detect, regress and fit the photos ``todo``; a photo that fails at any stage gets
-        its reason in ``failures`` (or, under ``"raise"``, a typed error naming it)."""
-        if not todo:
-            return
-        detected = self._detect_all(todo, images, names, setup)
-        ok = []
-        for i, det in zip(todo, detected):
-            if isinstance(det, _Detection):
-                ok.append((i, det))
-            else:
-                failures.append((i, names[i], det))
-        if self.method != "landmarks":
-            ok = self._guarded(ok, names, failures, "R-Net", lambda part: self._regress(part, setup))
-        else:
-            ok = [(*row, None) for row in ok]
-        ok = self._guarded(ok, names, failures, "the fit", lambda part: self._fit(part, setup))
-        for i, det, rnet, fit in ok:
-            rec = Reconstruction(
-                coefficients={b: fit[b] for b in ("alpha", "beta", "pose")},
-                landmarks=det.face.landmarks,
-                fitted_landmarks=fit["fitted68"],
-                box=det.face.box,
-                score=det.face.score,
-                image_size=det.image_size,
-                focal=float(fit["focal"]),
-                center=fit["center"],
-                rotation=fit["rotation"],
-                translation=fit["translation"],
-                reprojection_error=float(fit["reprojection_error"]),
-                crop=det.crop,
-                crop_affine=det.crop_affine,
-                features=None if rnet is None else rnet["features"],
-                crop_roll=det.crop_roll,
-                mesh=det.face.mesh,
-                n_faces=det.n_faces,
-            )
-            results[i] = rec
-            for cache in caches:
-                cache.put(keys[i], rec)
-
-    def _detect_all(self, todo, images, names, setup) -> list:
-        """:func:`_detect` of each photo (joblib workers): a :class:`_Detection` or a reason."""
-        if self.method != "landmarks":
-            crop_spec = (setup.rnet.template5, setup.rnet.input_size, setup.rnet.rescale_factor)
-        else:
-            crop_spec = photo_crop_spec(setup.model)
-        settings = {
-            "detector": self.detector,
-            "upsample": self.upsample,
-            "max_pixels": self.max_pixels,
-            "faces": self.faces,
-        }
-        raise_errors = self.on_error == "raise"
-        try:
-            with one_torch_thread():  # and so in each worker thread; a worker process sets its own
-                return Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                    delayed(_detect)(images.pop(i), names[i], settings, crop_spec, raise_errors) for i in todo
-                )
-        except SAMPLE_ERRORS as exc:
-            raise_sample_error(exc)
-
-    def _guarded(self, ok: list, names, failures, stage: str, step) -> list:
-        """Run a batched ``step`` (rows of ``ok`` -> dict of per-photo arrays) under the error
-        policy: when the batch raises, each photo is run alone so that only the photos that
-        fail drop out; a photo whose output is not finite fails too. Returns ``ok`` with
-        each photo's output appended to its tuple."""
-        if not ok:
-            return []
-        try:
-            out = step(ok)
-        except (RuntimeError, ValueError, ArithmeticError) as exc:
-            if isinstance(exc, ModelFileError):
-                raise
-            if len(ok) > 1:
-                return [row for part in ok for row in self._guarded([part], names, failures, stage, step)]
-            return self._stage_failed(
-                ok[0][0], names, failures, f"{stage} failed ({type(exc).__name__.lstrip('_')}: {exc})"
-            )
-        kept = []
-        for j, row in enumerate(ok):
-            mine = {k: v[j] for k, v in out.items()}
-            if all(np.isfinite(v).all() for v in mine.values() if np.asarray(v).dtype.kind == "f"):
-                kept.append((*row, mine))
-            else:
-                self._stage_failed(row[0], names, failures, f"{stage} gave non-finite values")
-        return kept
-
-    def _stage_failed(self, i: int, names, failures, reason: str) -> list:
-        if self.on_error == "raise":
-            raise_sample_error(ReconstructionError(f"{names[i]}: {reason}"))
-        failures.append((i, names[i], reason))
-        return []
-
-    def _fit(self, ok: list, setup: _Setup) -> dict[str, np.ndarray]:
-        """The landmark fit of a batch of detected photos (with R-Net's shape as fixed shape
-        or prior for the R-Net methods): coefficient blocks and camera, one row per photo."""
-        dets = [row[1] for row in ok]
-        sizes = np.array([d.image_size for d in dets], dtype=np.float64)
-        focal = default_focal(sizes) if self.focal_length is None else np.full(len(dets), self.focal_length)
-        center = sizes / 2
-        shape = None
-        if self.method != "landmarks":
-            shape = (np.stack([row[2]["alpha"] for row in ok]), np.stack([row[2]["beta"] for row in ok]))
-        dense = _dense_correspondence(setup.model) if dets[0].face.mesh is not None else None
-        fit = fit_shape_and_pose(
-            setup.model,
-            np.stack([d.face.landmarks if dense is None else d.face.mesh[:, :2] for d in dets]),
-            focal,
-            center,
-            fixed_shape=shape if self.method == "rnet" else None,
-            prior_shape=shape if self.method == "rnet_refined" else None,
+    def _regression_settings(self, setup: _Setup) -> RegressionSettings:
+        return RegressionSettings(
+            model=setup.model,
+            rnet=setup.rnet,
+            focal_length=self.focal_length,
             n_iter=self.n_iter,
             identity_reg=self.identity_reg,
             expression_reg=self.expression_reg,
-            landmark_vertices=None if dense is None else dense.vertex_ids,
-            weights=None if dense is None else dense.weights(),
+            precision=self.precision,
             device=resolve_device(self.device),
-            dtype=getattr(torch, self.precision),
+            batch_size=self.batch_size,
         )
-        blocks = fit_to_blocks(fit, setup.model)
-        if shape is not None and dense is None and ok[0][2]["angles"] is not None:
-            # R-Net's own angles: more accurate than a fit to dlib's 68 points at large yaw; a fit
-            # to MediaPipe's 468 points is more accurate than either (AFLW2000-3D, bench_rnet_real.py)
-            blocks["pose"][:, :3] = _photo_angles(
-                np.stack([row[2]["angles"] for row in ok]), np.array([d.crop_roll for d in dets])
-            )
-        fitted68 = fit.landmarks2d if dense is None else _project_68(setup.model, fit)
-        return {
-            **blocks,
-            "fitted68": fitted68.cpu().numpy(),
-            "focal": focal,
-            "center": center,
-            "rotation": fit.rotation.cpu().numpy(),
-            "translation": fit.translation.cpu().numpy(),
-            "reprojection_error": fit.reprojection_error.cpu().numpy(),
-        }
-
-    def _regress(self, ok: list, setup: _Setup) -> dict[str, np.ndarray]:
-        """R-Net on the photos' aligned crops (batched, on ``device``; bf16 autocast on CUDA):
-        the shape (alpha, beta), the pose angles in degrees (None for nets without our angle
-        head) and the pooled features, one row per photo."""
-        from ..nets._rnet_io import to_input
-
-        crops = np.stack([row[1].crop for row in ok])
-        device = resolve_device(self.device)
-        net = setup.rnet.net.to(device)
-        alphas, betas, angles, feats = [], [], [], []
-        with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-            for s in range(0, len(crops), self.batch_size):
-                coefs, f = net.predict_with_features(to_input(crops[s : s + self.batch_size], device))
-                out = net.split(coefs.float())
-                feats.append(f.float().cpu().numpy())
-                alphas.append(out["id"].cpu().numpy())
-                betas.append(out["exp"].cpu().numpy())
-                if "angle" in out and setup.rnet.source.startswith("sk3dmm"):  # our (yaw, pitch, roll)
-                    angles.append(out["angle"].cpu().numpy())
-        beta = np.concatenate(betas)
-        if setup.model.expression_bounds is not None:
-            beta = np.clip(beta, *setup.model.expression_bounds)
-        angle_deg = np.rad2deg(np.concatenate(angles)) if angles else [None] * len(crops)
-        return {
-            "alpha": np.concatenate(alphas),
-            "beta": beta,
-            "angles": angle_deg,
-            "features": np.concatenate(feats),
-        }
 
     def to_frame(self, X) -> pd.DataFrame:
         """The selected blocks for each sample as a DataFrame, with the fit's quality columns
@@ -829,34 +490,3 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
         frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
         return frame
-
-
-def _photo_angles(crop_angles_deg: np.ndarray, crop_roll: np.ndarray) -> np.ndarray:
-    """R-Net's (yaw, pitch, roll) in degrees, seen in crops turned by ``-crop_roll`` about the
-    principal point, as angles of the photo's camera (the turn is a roll of the camera).
-    Rows without a turn are returned as they are."""
-    turned = np.flatnonzero(crop_roll)
-    if not len(turned):
-        return crop_angles_deg
-    from ..fitting import euler_to_matrix, matrix_to_euler
-
-    a = torch.as_tensor(np.deg2rad(crop_angles_deg[turned]), dtype=torch.float64)
-    r_crop = euler_to_matrix(a[:, 0], a[:, 1], a[:, 2])
-    c, s = (torch.as_tensor(f(-crop_roll[turned]), dtype=torch.float64) for f in (np.cos, np.sin))
-    turn = torch.zeros(len(turned), 3, 3, dtype=torch.float64)  # photo -> crop pixels (x right, y down)
-    turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1], turn[:, 2, 2] = c, -s, s, c, 1.0
-    yaw, pitch, roll = matrix_to_euler(turn.transpose(1, 2) @ r_crop)
-    out = crop_angles_deg.copy()
-    out[turned] = np.rad2deg(torch.stack([yaw, pitch, roll], 1).numpy())
-    return out
-
-
-def _cache_get(caches: list, key):
-    """The first layer that has ``key``; a disk hit is copied into the faster layers."""
-    for depth, cache in enumerate(caches):
-        value = cache.get(key)
-        if value is not None:
-            for faster in caches[:depth]:
-                faster.put(key, value)
-            return value
-    return None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import ModelFileError
-from ._dlib import FaceDetection
+from ...exceptions import ModelFileError
+from .._face import Face
 
 NEEDED = ("2DFAN4", "s3fd")
 
@@ -52,7 +52,7 @@ def _aligner(device: str):
     return face_alignment.FaceAlignment(kind, device=device, flip_input=False)
 
 
-def detect_faces_fan(image: np.ndarray, device: str = "cpu") -> list[FaceDetection]:
+def detect_faces_fan(image: np.ndarray, device: str = "cpu") -> list[Face]:
     """Faces and 68 landmarks from face-alignment's S3FD detector and FAN, best score first."""
     fa = _aligner(device)
     result = fa.get_landmarks_from_image(image, return_bboxes=True)
@@ -63,5 +63,19 @@ def detect_faces_fan(image: np.ndarray, device: str = "cpu") -> list[FaceDetecti
     for lm, box in zip(landmarks, boxes):
         box = np.asarray(box, dtype=np.float32)
         score = float(box[4]) if len(box) > 4 else 1.0
-        out.append(FaceDetection(box=box[:4], score=score, landmarks=np.asarray(lm, dtype=np.float32)[:, :2]))
+        out.append(Face(box=box[:4], score=score, points=np.asarray(lm, dtype=np.float32)[:, :2]))
     return sorted(out, key=lambda d: -d.score)
+
+
+class FanLandmarker:
+    """face-alignment's S3FD detector and FAN 68 points (optional package, cached weights only)."""
+
+    scheme = "ibug68"
+    key = "face_alignment-s3fd-fan"
+
+    def __init__(self, upsample: int = 1):  # S3FD has no upsampling
+        self.upsample = upsample
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face of an RGB uint8 photo with its 68 points, best score first."""
+        return detect_faces_fan(image)

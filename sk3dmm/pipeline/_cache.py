@@ -1,8 +1,10 @@
-"""Per-image results cached by content: in this process (bounded), and optionally on disk.
+"""Per-stage results cached by content: in this process (bounded), and optionally on disk.
 
 Cross-validation clones the transformer for each fold; keying results by the image's bytes
 and the settings that affect them (not by estimator instance) means R-Net or landmark
-fitting runs once per image, not once per fold. The in-process cache holds at most
+fitting runs once per image, not once per fold. Each stage's key is chained from the one
+upstream (photo digest -> detection -> crop -> each regressor), so a change of fitting
+settings reuses the photo's detection, crop and R-Net output. The in-process cache holds at most
 ``cache_memory_limit_mb()`` megabytes (default 512, about 12,000 photos with their face crops;
 :func:`set_cache_memory_limit` changes it). A folder passed as ``Reconstruct3DMM(cache=folder)`` is
 shared by every process that is given it: GridSearchCV's workers, later runs, other users
@@ -42,14 +44,18 @@ def settings_digest(settings: dict) -> str:
     return hashlib.blake2b(repr(items).encode(), digest_size=16).hexdigest()
 
 
-def approximate_nbytes(value) -> int:
-    """Bytes held by a result: its arrays, plus a small constant for the rest."""
-    fields = getattr(value, "__dict__", {})
-    arrays = [v for v in fields.values() if isinstance(v, np.ndarray)]
-    arrays += [
-        v for d in fields.values() if isinstance(d, dict) for v in d.values() if isinstance(v, np.ndarray)
-    ]
-    return sum(a.nbytes for a in arrays) + 1024 + sys.getsizeof(value)
+def approximate_nbytes(value, depth: int = 2) -> int:
+    """Bytes held by a result: its arrays (also those of the records and dicts it holds, two
+    levels down), plus a small constant for the rest."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if depth < 0:
+        return 0
+    if isinstance(value, dict):
+        fields = list(value.values())
+    else:
+        fields = list(getattr(value, "__dict__", {}).values())
+    return sum(approximate_nbytes(v, depth - 1) for v in fields) + 1024 + sys.getsizeof(value)
 
 
 class ResultCache:
@@ -159,6 +165,68 @@ def result_caches(cache) -> list:
     if cache is True or cache == "memory":
         return [RESULTS]
     return [RESULTS, DiskCache(cache)]
+
+
+def chain_key(upstream: str, stage_key: str) -> str:
+    """The key of a stage's result: its input's key and the stage's settings."""
+    return hashlib.blake2b(f"{upstream}|{stage_key}".encode(), digest_size=16).hexdigest()
+
+
+class StageCache:
+    """The cache layers of one ``transform``, and how many results each stage computed and
+    found (``computed`` and ``reused``, by stage name and key), for tests and benchmarks."""
+
+    def __init__(self, layers: list) -> None:
+        self.layers = layers
+        self.computed: dict[tuple[str, str], int] = {}
+        self.reused: dict[tuple[str, str], int] = {}
+
+    def stats(self):
+        """A DataFrame of each stage (by its key) with the photos it ``computed`` and ``reused``."""
+        import pandas as pd
+
+        stages = list(dict.fromkeys([*self.computed, *self.reused]))
+        return pd.DataFrame(
+            {
+                "stage": [s[0] for s in stages],
+                "key": [s[1] for s in stages],
+                "computed": [self.computed.get(s, 0) for s in stages],
+                "reused": [self.reused.get(s, 0) for s in stages],
+            }
+        )
+
+    def run(self, step, keys: dict[int, str], compute) -> tuple[dict, dict[int, str]]:
+        """``step``'s result for each photo of ``keys`` (their upstream keys): cached ones
+        looked up, the others from ``compute(list of photo indices)`` (a dict of the results
+        it could make) and stored. Returns the results and their keys, for the next stage."""
+        stage = settings_digest({"stage": step.key})
+        mine = {i: chain_key(k, stage) for i, k in keys.items()}
+        found = {}
+        for i, key in mine.items():
+            hit = _first_hit(self.layers, (key, stage))
+            if hit is not None:
+                found[i] = hit
+        todo = [i for i in mine if i not in found]
+        made = compute(todo) if todo else {}
+        for i, value in made.items():
+            for layer in self.layers:
+                layer.put((mine[i], stage), value)
+        name = (step.name, step.key)
+        self.reused[name] = self.reused.get(name, 0) + len(found)
+        self.computed[name] = self.computed.get(name, 0) + len(made)
+        out = {i: found[i] if i in found else made[i] for i in mine if i in found or i in made}
+        return out, {i: mine[i] for i in out}
+
+
+def _first_hit(layers: list, key):
+    """The first layer that has ``key``; a disk hit is copied into the faster layers."""
+    for depth, layer in enumerate(layers):
+        value = layer.get(key)
+        if value is not None:
+            for faster in layers[:depth]:
+                faster.put(key, value)
+            return value
+    return None
 
 
 def set_cache_memory_limit(megabytes: float) -> None:

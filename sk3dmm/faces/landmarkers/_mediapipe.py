@@ -21,59 +21,24 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..exceptions import ModelFileError
+from ...exceptions import ModelFileError
+from .._crop import Crop, sample_bilinear
+from .._face import Face
 from ._tflite_graph import TFLiteGraph
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DETECTOR_FILE = "mediapipe_face_detection_short_range.pt"
 MESH_FILE = "mediapipe_face_landmark.pt"
 
-# The 68 iBUG points as mesh points (jaw, brows, nose, eyes, lips), by the meaning of MediaPipe's
-# published mesh topology (the mapping in common use). tests/test_mediapipe.py checks it against
-# the render-made correspondence: on the ICT model, each point's vertex lies within 0.1
-# inter-ocular distances of the model's own landmark vertex (0.3 on the jaw, whose iBUG points
-# follow the silhouette where a mesh's stay on the face).
-MESH_TO_68 = np.array(
-    [127, 234, 132, 58, 172, 150, 176, 148, 152, 377, 400, 379, 397, 288, 361, 454, 356,
-     70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
-     168, 197, 5, 4, 75, 97, 2, 326, 305,
-     33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-     61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
-     78, 82, 13, 312, 308, 317, 14, 87],
-    dtype=np.int64,
-)  # fmt: skip
-
-
-@dataclass
-class MeshDetection:
-    """One face found by :class:`MediaPipeFaceMesh`.
-
-    Attributes
-    ----------
-    box : (4,) left, top, right, bottom in pixels (the detector's box)
-    score : float, the detector's score (sigmoid, 0.5 to 1)
-    keypoints : (6, 2) the detector's eyes, nose tip, mouth centre and ear tragions, pixels
-    mesh : (468, 3) x, y in pixels and relative depth z (pixels, smaller is nearer)
-    mesh_score : float, the landmark network's face probability
-    """
-
-    box: np.ndarray
-    score: float
-    keypoints: np.ndarray
-    mesh: np.ndarray
-    mesh_score: float
-
 
 def _load_graph(name: str) -> TFLiteGraph:
-    from ..morphable._files import load_checkpoint, verified_path
+    from ...morphable._files import load_checkpoint, verified_path
 
     path = verified_path(DATA_DIR / name, DATA_DIR / name.replace(".pt", ".sha256"))
     payload = load_checkpoint(path, "MediaPipe network")
@@ -289,67 +254,43 @@ class MediaPipeFaceMesh:
 
     # -- landmarks -----------------------------------------------------------------------
     @staticmethod
-    def roi(box: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """MediaPipe's region of interest for the mesh: centre (2,), side (pixels), rotation."""
+    def roi(box: np.ndarray, keypoints: np.ndarray) -> Crop:
+        """MediaPipe's region of interest for the mesh: the detection box enlarged 1.5x to a
+        square about its centre, turned so that the eyes are level, 192 px."""
         centre = (box[:2] + box[2:]) / 2
         side = 1.5 * max(box[2] - box[0], box[3] - box[1])
         d = keypoints[1] - keypoints[0]  # from the right eye (photo left) to the left eye
         rotation = -math.atan2(-d[1], d[0])
         rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
-        return centre, side, rotation
+        return Crop(
+            np.asarray(centre, dtype=np.float64), np.array([side, side], dtype=np.float64), rotation, 192
+        )
 
     @staticmethod
-    def roi_from_mesh(mesh: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def roi_from_mesh(mesh: np.ndarray) -> Crop:
         """MediaPipe's tracking ROI from a previous mesh: its bounding box enlarged 1.5x to a
         square, rotated by the line through the outer eye corners (points 33 and 263)."""
         lo, hi = mesh[:, :2].min(0), mesh[:, :2].max(0)
         return MediaPipeFaceMesh.roi(np.r_[lo, hi], mesh[[33, 263], :2])
 
     @torch.no_grad()
-    def landmarks(self, images: list[np.ndarray], rois: list[tuple[np.ndarray, float, float]]):
+    def landmarks(self, images: list[np.ndarray], rois: list[Crop]):
         """The mesh (n, 468, 3) in photo pixels and face scores (n,) for one ROI per photo."""
         if not rois:
             return np.zeros((0, 468, 3)), np.zeros(0)
-        crops = [self._crop(im, *roi) for im, roi in zip(images, rois)]
+        crops = [sample_bilinear(im, roi, self.device) for im, roi in zip(images, rois)]
         raw, flag = self.landmarker(torch.stack(crops))
-        pts = raw.reshape(len(rois), 468, 3).double().cpu().numpy() / 192.0
+        pts = raw.reshape(len(rois), 468, 3).double().cpu().numpy()
         out = np.empty_like(pts)
-        for i, (centre, side, rot) in enumerate(rois):
-            c, s = math.cos(rot), math.sin(rot)
-            x, y = pts[i, :, 0] - 0.5, pts[i, :, 1] - 0.5
-            out[i, :, 0] = (c * x - s * y) * side + centre[0]
-            out[i, :, 1] = (s * x + c * y) * side + centre[1]
-            out[i, :, 2] = pts[i, :, 2] * side
+        for i, roi in enumerate(rois):
+            out[i, :, :2] = roi.to_photo(pts[i, :, :2])
+            out[i, :, 2] = pts[i, :, 2] / roi.size * roi.side[0]
         return out, torch.sigmoid(flag.reshape(-1)).double().cpu().numpy()
 
-    def _crop(self, image: np.ndarray, centre: np.ndarray, side: float, rotation: float) -> torch.Tensor:
-        """The rotated square ROI resampled to (192, 192, 3) in [0, 1] (edges replicated).
-
-        Only the ROI's bounding region of the photo is converted to floats and resampled.
-        """
-        h, w = image.shape[:2]
-        c, s = math.cos(rotation), math.sin(rotation)
-        reach = side * (abs(c) + abs(s)) / 2 + 2
-        x0, y0 = max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach))
-        x1, y1 = min(w, int(math.ceil(centre[0] + reach))), min(h, int(math.ceil(centre[1] + reach)))
-        if x1 <= x0 or y1 <= y0:  # ROI outside the photo: sample its nearest edge pixel
-            x0, y0 = min(max(0, x0), w - 1), min(max(0, y0), h - 1)
-            x1, y1 = x0 + 1, y0 + 1
-        region = torch.from_numpy(np.array(image[y0:y1, x0:x1])).to(self.device)  # a copy: writable
-        img = region.permute(2, 0, 1)[None].float() / 255.0
-        rh, rw = y1 - y0, x1 - x0
-        # crop pixel centres u, v in (-0.5, 0.5) -> photo coordinates (pixel edges at integers,
-        # as MediaPipe's normalised coordinates times the size) -> grid_sample's [-1, 1]
-        lin = (torch.arange(192, device=self.device, dtype=torch.float32) + 0.5) / 192 - 0.5
-        v, u = torch.meshgrid(lin, lin, indexing="ij")
-        px = (c * u - s * v) * side + float(centre[0]) - x0
-        py = (s * u + c * v) * side + float(centre[1]) - y0
-        grid = torch.stack([2 * px / rw - 1, 2 * py / rh - 1], -1)[None]
-        out = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return out[0].permute(1, 2, 0)
-
-    def detect(self, images: list[np.ndarray]) -> list[list[MeshDetection]]:
-        """Every face of each RGB uint8 photo with its mesh, best detector score first."""
+    def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Every face of each RGB uint8 photo with its mesh (scheme ``"mediapipe468"``; the
+        landmark network's face probability in ``extras["mesh_score"]``), best detector
+        score first."""
         found = self.detect_boxes(images)
         flat = [(i, f) for i, faces in enumerate(found) for f in faces]
         rois = [self.roi(box, pts) for _, (box, _, pts) in flat]
@@ -357,17 +298,18 @@ class MediaPipeFaceMesh:
         meshes, mesh_scores = self.landmarks(crops_of, rois)
         for _ in range(self.refine):
             meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
-        out: list[list[MeshDetection]] = [[] for _ in images]
+        out: list[list[Face]] = [[] for _ in images]
         for (i, (box, score, pts)), mesh, ms in zip(flat, meshes, mesh_scores):
             if ms < self.min_mesh_score:
                 continue
             out[i].append(
-                MeshDetection(
+                Face(
                     box=box.astype(np.float32),
                     score=score,
+                    points=mesh.astype(np.float32),
+                    scheme="mediapipe468",
                     keypoints=pts.astype(np.float32),
-                    mesh=mesh.astype(np.float32),
-                    mesh_score=float(ms),
+                    extras={"mesh_score": float(ms)},
                 )
             )
         return out
@@ -399,3 +341,24 @@ def _cached_graph(name: str, device: str):
 def default_face_mesh() -> MediaPipeFaceMesh:
     """The detector and mesh ``detect_faces(..., detector="mediapipe")`` uses (CPU)."""
     return MediaPipeFaceMesh()
+
+
+class MediaPipeLandmarker:
+    """MediaPipe's BlazeFace (short range) and 468-point face mesh (embedded, in torch): the
+    default. A photo turned sideways or upside down is searched in its four quarter turns.
+
+    Parameters
+    ----------
+    upsample : int, default=1
+        Ignored (BlazeFace sees every photo letterboxed to 128 px).
+    """
+
+    scheme = "mediapipe468"
+    key = "mediapipe-blazeface-short-mesh468"
+
+    def __init__(self, upsample: int = 1):
+        self.upsample = upsample
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face of an RGB uint8 photo with its 468 points, best detector score first."""
+        return default_face_mesh().detect([image])[0]

@@ -1,0 +1,128 @@
+"""Crops of a photo: one record (:class:`Crop`) for the geometry every landmarker and R-Net use,
+the samplers that fill it, and the downscaling of large photos for detection."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._alignment import align_crop, crop_affine, eye_line_angle
+
+
+@dataclass(frozen=True, eq=False)
+class Crop:
+    """A square window of a photo, turned and scaled, and (once sampled) its pixels.
+
+    A crop pixel ``u`` and a photo pixel ``p`` (both x right, y down, pixel edges at integers)
+    are related by ``p = centre + R(rotation) @ ((u / size - 0.5) * side)``.
+
+    Attributes
+    ----------
+    centre : (2,) the photo point at the crop's centre
+    side : (2,) photo pixels the crop spans along its own x and y axes
+    rotation : float, radians the crop's axes are turned from the photo's (clockwise on screen:
+        a face whose eye line has this angle comes out level)
+    size : int, the crop's pixels per side
+    pixels : (size, size, 3) uint8 or None
+    """
+
+    centre: np.ndarray
+    side: np.ndarray
+    rotation: float
+    size: int
+    pixels: np.ndarray | None = None
+
+    def to_photo(self, points: np.ndarray) -> np.ndarray:
+        """Crop pixels (..., 2) to photo pixels."""
+        pts = np.asarray(points, dtype=np.float64)
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        x = (pts[..., 0] / self.size - 0.5) * self.side[0]
+        y = (pts[..., 1] / self.size - 0.5) * self.side[1]
+        return np.stack([c * x - s * y + self.centre[0], s * x + c * y + self.centre[1]], -1)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Photo pixels (..., 2) to crop pixels."""
+        d = np.asarray(points, dtype=np.float64) - self.centre
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        local = np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], -1)
+        return (local / self.side + 0.5) * self.size
+
+    def scaled(self, scale_xy: np.ndarray) -> Crop:
+        """The crop in the pixels of the photo resized by ``scale_xy`` (exact for equal factors
+        or an unturned crop; downscaling rounds the two factors apart by under 1/width)."""
+        sxy = np.asarray(scale_xy, dtype=np.float64)
+        return replace(self, centre=self.centre * sxy, side=self.side * sxy)
+
+    def affine_about(self, pivot: np.ndarray) -> np.ndarray:
+        """``(sx, sy, ox, oy)`` with ``crop_xy = turned_xy * (sx, sy) + (ox, oy)``, where
+        ``turned_xy`` is the photo point turned by ``-rotation`` about ``pivot``."""
+        scale = self.size / self.side
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        d = np.asarray(pivot, dtype=np.float64) - self.centre
+        turned = np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1]])
+        return np.r_[scale, (turned - pivot) * scale + self.size / 2]
+
+
+def five_point_crop(image: np.ndarray, landmarks68: np.ndarray, spec: tuple) -> Crop:
+    """Deep3DFaceRecon's crop (:func:`~sk3dmm.faces.align_crop`, aligned on 5 points), turned so
+    that the eyes are level, as R-Net sees a face.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+    landmarks68 : (68, 2) in the image's pixels
+    spec : (template5, size, rescale_factor), see :func:`~sk3dmm.faces.align_crop`
+    """
+    template5, size, rescale = spec
+    roll = eye_line_angle(landmarks68)  # turned level, as MediaPipe's graph turns its ROI
+    pixels, _, params = align_crop(image, landmarks68, template5, size, rescale, roll=roll)
+    sx, sy, ox, oy = crop_affine(params, size)
+    pivot = np.array([image.shape[1] / 2, image.shape[0] / 2])
+    turned = (size / 2 - np.array([ox, oy])) / np.array([sx, sy])  # the crop centre, turned
+    c, s = math.cos(roll), math.sin(roll)
+    d = turned - pivot
+    centre = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]]) + pivot
+    return Crop(centre, size / np.array([sx, sy]), roll, size, pixels)
+
+
+def sample_bilinear(image: np.ndarray, crop: Crop, device: torch.device) -> torch.Tensor:
+    """A square crop resampled from the photo: (size, size, 3) float in [0, 1] (edges
+    replicated), as MediaPipe's ``ImageToTensorCalculator``. Only the crop's bounding region of
+    the photo is converted to floats."""
+    h, w = image.shape[:2]
+    n, side, rotation = crop.size, float(crop.side[0]), crop.rotation
+    centre = crop.centre
+    c, s = math.cos(rotation), math.sin(rotation)
+    reach = side * (abs(c) + abs(s)) / 2 + 2
+    x0, y0 = max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach))
+    x1, y1 = min(w, int(math.ceil(centre[0] + reach))), min(h, int(math.ceil(centre[1] + reach)))
+    if x1 <= x0 or y1 <= y0:  # crop outside the photo: sample its nearest edge pixel
+        x0, y0 = min(max(0, x0), w - 1), min(max(0, y0), h - 1)
+        x1, y1 = x0 + 1, y0 + 1
+    region = torch.from_numpy(np.array(image[y0:y1, x0:x1])).to(device)  # a copy: writable
+    img = region.permute(2, 0, 1)[None].float() / 255.0
+    rh, rw = y1 - y0, x1 - x0
+    # crop pixel centres u, v in (-0.5, 0.5) -> photo coordinates -> grid_sample's [-1, 1]
+    lin = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n - 0.5
+    v, u = torch.meshgrid(lin, lin, indexing="ij")
+    px = (c * u - s * v) * side + float(centre[0]) - x0
+    py = (s * u + c * v) * side + float(centre[1]) - y0
+    grid = torch.stack([2 * px / rw - 1, 2 * py / rh - 1], -1)[None]
+    out = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[0].permute(1, 2, 0)
+
+
+def downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo shrunk to at most ``max_pixels`` (bilinear) and the (x, y) factors used."""
+    scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
+    if scale >= 1.0:
+        return image, np.ones(2)
+    from PIL import Image
+
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
