@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .faces.landmarkers import LANDMARKERS
+from .regressors import METHODS
+
 TABLE_SUFFIXES = (".csv", ".parquet")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SHEET_SUFFIXES = (".jpg", ".jpeg", ".png", ".pdf", ".svg", ".tif", ".tiff", ".webp")
@@ -411,8 +414,8 @@ def _add_fit_options(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument(
         "--method",
         default=defaults["method"],
-        choices=["landmarks", "rnet", "rnet_refined"],
-        help="landmark fitting or R-Net",
+        choices=sorted(METHODS),
+        help="landmark fitting or R-Net (the registered methods)",
     )
     p.add_argument(
         "--model", default=None, help="BFM_model_front.mat for the Basel model; none: the embedded ICT model"
@@ -422,7 +425,10 @@ def _add_fit_options(p: argparse.ArgumentParser, defaults: dict) -> None:
     )
     p.add_argument("--template", default=None, help="similarity_Lm3D_all.mat, with Deep3DFaceRecon weights")
     p.add_argument(
-        "--detector", default=defaults["detector"], choices=["mediapipe", "hog", "cnn", "face_alignment"]
+        "--detector",
+        default=defaults["detector"],
+        choices=sorted(LANDMARKERS),
+        help="the registered landmarkers",
     )
     p.add_argument("--n-jobs", type=int, default=defaults["n_jobs"], help="parallel detection workers")
     p.add_argument("--cache", default=True, help="a folder to keep per-photo results in between runs")
@@ -541,13 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--method",
         default="rnet",
-        choices=["rnet", "rnet_refined", "landmarks"],
+        choices=sorted(METHODS),
         help="how coefficients are obtained",
     )
     e.add_argument(
         "--detector",
         default=_reconstruct_defaults()["detector"],
-        choices=["mediapipe", "hog", "cnn"],
+        choices=sorted(LANDMARKERS),
         help="face detector and landmarks",
     )
     e.add_argument("--quick", action="store_true", help="a smoke run: 10 people, 2 folds, 3 epochs")

@@ -65,8 +65,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     Parameters
     ----------
-    method : {"landmarks", "rnet", "rnet_refined"}, default="landmarks"
-        ``"landmarks"``: fit the model to the detected landmarks. ``"rnet"``: regress
+    method : {"landmarks", "rnet", "rnet_refined"} or a registered name, default="landmarks"
+        A name of :data:`sk3dmm.regressors.METHODS` (the regressors it runs in turn;
+        :func:`sk3dmm.regressors.register_method` adds one). ``"landmarks"``: fit the model to the detected landmarks. ``"rnet"``: regress
         identity and expression with R-Net from the face crop aligned on 5 points (as
         Deep3DFaceRecon), then fit the pose to the landmarks with that shape.
         ``"rnet_refined"``: R-Net, then the landmark fit with its priors centred on R-Net's
@@ -98,8 +99,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
-    detector : {"mediapipe", "hog", "cnn", "face_alignment"}, default="mediapipe"
-        dlib's HOG or CNN detector with its 68-point predictor; ``"mediapipe"``: MediaPipe's
+    detector : {"mediapipe", "hog", "cnn", "face_alignment"} or a registered name, default="mediapipe"
+        A name of :data:`sk3dmm.faces.LANDMARKERS` (:func:`sk3dmm.faces.register_landmarker`
+        adds one). dlib's HOG or CNN detector with its 68-point predictor; ``"mediapipe"``: MediaPipe's
         BlazeFace and 468-point face mesh (embedded, run in torch), to which the embedded ICT
         model is fitted densely (every mesh point on its vertex, see
         :func:`sk3dmm.morphable.mediapipe_correspondence`; other models are fitted to its 68
@@ -178,6 +180,11 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         Per-sample details of the last ``transform`` (None where it failed). Not pickled
         (about 41 KB a photo, mostly its crop): a pickled estimator stays a few KB however
         much it has transformed.
+    cache_stats_ : pandas.DataFrame
+        Per stage of the last ``transform`` (``stage``, its cache ``key``): the photos it
+        ``computed`` and those it ``reused`` from the cache. Each stage is keyed by its input
+        and its own settings (``docs/architecture.md``), so a change of a fitting setting
+        reuses the detections, crops and R-Net outputs.
 
     Examples
     --------
