@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -22,29 +21,9 @@ def astronaut():
 @pytest.fixture(scope="session")
 def face_photos(astronaut):
     """Eight different real photos of one face: crops, flips, scales and brightness."""
-    from PIL import Image
+    from .reference_photos import VARIANTS, astronaut_variant
 
-    out = []
-    for crop, flip, scale, gain in [
-        (0, False, 1.0, 1.0),
-        (40, False, 1.0, 0.8),
-        (0, True, 0.8, 1.0),
-        (60, True, 1.2, 1.1),
-        (20, False, 0.9, 0.9),
-        (30, True, 1.0, 1.2),
-        (10, False, 1.1, 0.7),
-        (50, True, 0.9, 1.0),
-    ]:
-        img = astronaut[crop : 400 + crop // 2, crop // 2 : 420 + crop]
-        if flip:
-            img = img[:, ::-1]
-        img = np.asarray(
-            Image.fromarray(np.ascontiguousarray(img)).resize(
-                (int(img.shape[1] * scale), int(img.shape[0] * scale))
-            )
-        )
-        out.append(np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8))
-    return out
+    return [astronaut_variant(astronaut, *v) for v in VARIANTS]
 
 
 def corrupt_copy(src, dst, position: float = 0.5):
