@@ -28,8 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from sk3dmm import Reconstruct3DMM, load_ict_model
 from sk3dmm.datasets import make_synthetic_faces
 from sk3dmm.metrics import shape_rmse_mm
-from sk3dmm.nets import RNet
-from sk3dmm.nets._rnet_io import ICT_SIZES
+from sk3dmm.nets import ICT_SIZES, RNet
 
 
 def accuracy(n_identities: int, seed: int, out: Path, weights: str | None = None) -> pd.DataFrame:

@@ -158,3 +158,56 @@ def test_training_names_in_nets_are_the_training_objects():
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("sk3dmm.nets.no_such_name should raise AttributeError")
+
+
+BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def private_sk3dmm_imports(source: str) -> list[str]:
+    """The imports of ``source`` (anywhere in it, function bodies included) that reach into
+    sk3dmm's private parts: a module path with a component starting with ``_``, or a
+    ``_``-prefixed name imported from an sk3dmm module."""
+
+    def private(path: str) -> bool:
+        return any(part.startswith("_") for part in path.split("."))
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [
+                f"import {a.name}" for a in node.names if a.name.split(".")[0] == "sk3dmm" and private(a.name)
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] == "sk3dmm":
+            names = [a.name for a in node.names]
+            if private(node.module) or any(n.startswith("_") for n in names):
+                found.append(f"from {node.module} import {', '.join(names)}")
+    return found
+
+
+def test_benchmarks_use_public_api_only():
+    """The benchmarks measure what users get: they import only sk3dmm's public names."""
+    files = sorted(BENCHMARKS_DIR.glob("*.py"))
+    assert files, f"no benchmarks under {BENCHMARKS_DIR}"
+    offenders = [
+        f"{f.name}:{line}" for f in files for line in private_sk3dmm_imports(f.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], "benchmarks import private sk3dmm modules or names: " + "; ".join(offenders)
+
+
+def test_private_imports_are_seen():
+    source = (
+        "import sk3dmm.nets._rnet_io\n"
+        "from sk3dmm.transformers._reconstruct import photo_crop_spec\n"
+        "from sk3dmm.fitting import _camera\n"
+        "from sk3dmm import Reconstruct3DMM\n"
+        "from _report import write_report\n"
+        "import numpy._core\n"
+        "def f():\n"
+        "    from sk3dmm.pipeline._cache import RESULTS\n"
+    )
+    assert private_sk3dmm_imports(source) == [
+        "import sk3dmm.nets._rnet_io",
+        "from sk3dmm.transformers._reconstruct import photo_crop_spec",
+        "from sk3dmm.fitting import _camera",
+        "from sk3dmm.pipeline._cache import RESULTS",
+    ]

@@ -24,10 +24,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sk3dmm.faces import load_image
+from sk3dmm import FaceNotFoundError
 from sk3dmm.morphable import load_ict_model
+from sk3dmm.nets import load_rnet
+from sk3dmm.pipeline import CropFace, DetectFace, Photo
 from sk3dmm.training import TrainConfig, render_training_crops
-from sk3dmm.transformers._reconstruct import _detect, photo_crop_spec
 
 LOG = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data" / "rnet_ict_training_log.json"
 
@@ -58,12 +59,16 @@ def main() -> None:
     plain = TrainConfig(**{k: v for k, v in switches.items() if k in ("render_size", "landmark_noise_px")})
     renders_plain, _, _ = render_training_crops(args.n, plain, args.seed, model, progress=False)
     renders_photo, _, _ = render_training_crops(args.n, photo_like, args.seed, model, progress=False)
-    spec = photo_crop_spec(model)
+    rnet = load_rnet(None, model)  # the shipped R-Net's crop: its template, size and framing
+    detect = DetectFace("mediapipe", upsample=1, max_pixels=2_000_000, faces="largest")
+    crop = CropFace(rnet.template5, rnet.input_size, rnet.rescale_factor, max_pixels=2_000_000)
     real = []
-    for f in sorted(Path(args.real).glob("*.jpg")):
-        face, _, crop, _ = _detect(load_image(str(f)), f.name, "mediapipe", 1, spec, 2_000_000, False)
-        if face is not None:
-            real.append(crop[0])
+    for i, f in enumerate(sorted(Path(args.real).glob("*.jpg"))):
+        photo = Photo.load(str(f), i, f.name)
+        try:
+            real.append(crop(photo, detect(photo)).pixels)
+        except FaceNotFoundError:
+            continue
         if len(real) == args.n:
             break
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))

@@ -9,6 +9,7 @@ held-out consistency), reading quality signals only (``cnet_inputs="quality"``).
 """
 
 import argparse
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -18,7 +19,6 @@ import torch
 
 from sk3dmm import SetAggregator
 from sk3dmm.experiments import synthetic_photo_pool
-from sk3dmm.morphable._files import sha256_of
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -44,7 +44,8 @@ if __name__ == "__main__":
     ).fit(sets)
     out = Path(args.out)
     agg.save_cnet(out / "cnet_ict.pt")
-    (out / "cnet_ict.sha256").write_text(f"{sha256_of(out / 'cnet_ict.pt')}  cnet_ict.pt\n")
+    sha256 = hashlib.sha256((out / "cnet_ict.pt").read_bytes()).hexdigest()
+    (out / "cnet_ict.sha256").write_text(f"{sha256}  cnet_ict.pt\n")
     log = {
         "args": vars(args),
         "photos": int(pool.ok.sum()),

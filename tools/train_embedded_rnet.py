@@ -33,8 +33,7 @@ from pathlib import Path
 import torch
 
 from sk3dmm.morphable import load_ict_model
-from sk3dmm.nets._rnet import RNet
-from sk3dmm.nets._rnet_io import ICT_SIZES
+from sk3dmm.nets import ICT_SIZES, RNet
 from sk3dmm.training import HybridConfig, TrainConfig, save_rnet, train_hybrid_stage, train_rnet
 
 DATA = Path(__file__).resolve().parents[1] / "sk3dmm" / "nets" / "data"

@@ -8,7 +8,7 @@ from ._export import export_rnet
 from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
 from ._rnet import BACKBONES, DEEP3D_SIZES, RNet
-from ._rnet_io import rnet_rotation
+from ._rnet_io import ICT_SIZES, rnet_rotation
 
 # Names that moved to sk3dmm.training, still reachable here; importing them loads the
 # training code (and the renderer) on first access only (PEP 562).
@@ -32,6 +32,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BACKBONES",
     "DEEP3D_SIZES",
+    "ICT_SIZES",
     "CoefMLP",
     "CoefResNet",
     "HybridLoss",
