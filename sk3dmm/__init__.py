@@ -20,7 +20,7 @@ from .transformers import (
     set_cache_memory_limit,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "CoefResNetClassifier",
