@@ -34,6 +34,7 @@ def _check(est, photos, clean, reason):
     np.testing.assert_array_equal(out[keep], clean[keep])
     assert est.failures_["index"].tolist() == [POISONED]
     assert reason in est.failures_["reason"][0]
+    assert reason.startswith(est.failures_["stage"][0])  # "detection", "the fit", "R-Net"
     with pytest.raises(ReconstructionError, match=rf"^sample {POISONED}: .*{re.escape(reason)}"):
         est.set_params(on_error="raise").fit_transform(photos)
 

@@ -90,9 +90,11 @@ class ErrorPolicy:
         return done
 
     def frame(self) -> pd.DataFrame:
-        """The failures as ``index, sample, reason`` (warned once under ``"warn"``)."""
-        rows = sorted((f.index, f.name, f.reason) for f in self.failures)
-        return apply_policy(rows, self.on_error)
+        """The failures as ``index, sample, reason, stage`` (warned once under ``"warn"``)."""
+        failures = sorted(self.failures, key=lambda f: f.index)
+        frame = apply_policy([(f.index, f.name, f.reason) for f in failures], self.on_error)
+        frame["stage"] = [f.stage for f in failures]
+        return frame
 
 
 class _Raised:

@@ -175,7 +175,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         Per-epoch loss terms of the fine-tuning, when ``fine_tune``.
     failures_ : pandas.DataFrame
         Samples of the last ``transform`` that failed: index, sample, reason (for set input:
-        the set and the photo in it).
+        the set and the photo in it), and the stage that failed (``"reading"``,
+        ``"detection"``, ``"R-Net"``, ``"the fit"``...).
     reconstructions_ : list of Reconstruction or None
         Per-sample details of the last ``transform`` (None where it failed). Not pickled
         (about 41 KB a photo, mostly its crop): a pickled estimator stays a few KB however
