@@ -45,34 +45,68 @@ class LandmarkFit:
 
 MAX_POINTS_PER_CHUNK = 68 * 512  # faces x points fitted at once (about 0.5 GB in float64 at 153 coefficients)
 
+_Pose = tuple[torch.Tensor, torch.Tensor]  # rotation (b, 3, 3), translation (b, 3)
+
+
+@dataclass(frozen=True)
+class _FitOptions:
+    """The settings of :func:`fit_shape_and_pose` shared by every face."""
+
+    n_iter: int
+    identity_reg: float
+    expression_reg: float
+    contour: bool
+    landmark_vertices: np.ndarray | None
+    device: str | torch.device
+    dtype: torch.dtype
+
+    @property
+    def n_points(self) -> int:
+        """Landmarks per face."""
+        return 68 if self.landmark_vertices is None else len(self.landmark_vertices)
+
+
+@dataclass(frozen=True)
+class _FaceInputs:
+    """The per-face inputs of :func:`fit_shape_and_pose`, as given."""
+
+    landmarks: torch.Tensor | np.ndarray
+    focal: torch.Tensor | np.ndarray | float
+    center: torch.Tensor | np.ndarray
+    weights: torch.Tensor | np.ndarray | None
+    fixed_shape: tuple[np.ndarray, np.ndarray] | None
+    prior_shape: tuple[np.ndarray, np.ndarray] | None
+
 
 def _fit_in_chunks(
-    model, landmarks, focal, center, chunk: int, *, weights, fixed_shape, prior_shape, **kwargs
+    model: MorphableModel, faces: _FaceInputs, options: _FitOptions, chunk: int
 ) -> LandmarkFit:
     """:func:`fit_shape_and_pose` over consecutive chunks of faces, results concatenated."""
-    landmarks = np.asarray(landmarks)
+    landmarks = np.asarray(faces.landmarks)
     n = len(landmarks)
-    f = np.asarray(focal, dtype=np.float64)
-    c = np.asarray(center, dtype=np.float64)
-    w = None if weights is None else np.asarray(weights)
+    f = np.asarray(faces.focal, dtype=np.float64)
+    c = np.asarray(faces.center, dtype=np.float64)
+    w = None if faces.weights is None else np.asarray(faces.weights)
     fits = []
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
-        fits.append(
-            fit_shape_and_pose(
-                model,
-                landmarks[sl],
-                f[sl] if f.ndim == 1 else f,
-                c[sl] if c.ndim == 2 else c,
-                weights=None if w is None else (w[sl] if w.ndim == 2 else w),
-                fixed_shape=None if fixed_shape is None else tuple(np.asarray(v)[sl] for v in fixed_shape),
-                prior_shape=None if prior_shape is None else tuple(np.asarray(v)[sl] for v in prior_shape),
-                **kwargs,
-            )
+        part = _FaceInputs(
+            landmarks=landmarks[sl],
+            focal=f[sl] if f.ndim == 1 else f,
+            center=c[sl] if c.ndim == 2 else c,
+            weights=None if w is None else (w[sl] if w.ndim == 2 else w),
+            fixed_shape=_sliced(faces.fixed_shape, sl),
+            prior_shape=_sliced(faces.prior_shape, sl),
         )
+        fits.append(_fit_batch(model, part, options))
     return LandmarkFit(
         **{k: torch.cat([getattr(f, k) for f in fits]) for k in LandmarkFit.__dataclass_fields__}
     )
+
+
+def _sliced(shape: tuple[np.ndarray, np.ndarray] | None, sl: slice) -> tuple[np.ndarray, ...] | None:
+    """The faces ``sl`` of an ``(alpha, beta)`` pair, or None."""
+    return None if shape is None else tuple(np.asarray(v)[sl] for v in shape)
 
 
 def _pose_in_float64(step, *args, **kwargs) -> tuple[torch.Tensor, ...]:
@@ -155,114 +189,213 @@ def fit_shape_and_pose(
     -------
     LandmarkFit
     """
-    n_pts = 68 if landmark_vertices is None else len(landmark_vertices)
-    n_faces = len(landmarks)
-    chunk = max(1, MAX_POINTS_PER_CHUNK // n_pts)
-    if n_faces > chunk:  # bounded memory: the linear systems grow with faces x points
-        return _fit_in_chunks(
-            model, landmarks, focal, center, chunk,
-            n_iter=n_iter, identity_reg=identity_reg, expression_reg=expression_reg, contour=contour,
-            weights=weights, fixed_shape=fixed_shape, prior_shape=prior_shape,
-            landmark_vertices=landmark_vertices, device=device,
-            dtype=dtype,
-        )  # fmt: skip
-    x2d = torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)
+    options = _FitOptions(
+        n_iter=n_iter,
+        identity_reg=identity_reg,
+        expression_reg=expression_reg,
+        contour=contour,
+        landmark_vertices=landmark_vertices,
+        device=device,
+        dtype=dtype,
+    )
+    faces = _FaceInputs(
+        landmarks=landmarks,
+        focal=focal,
+        center=center,
+        weights=weights,
+        fixed_shape=fixed_shape,
+        prior_shape=prior_shape,
+    )
+    chunk = max(1, MAX_POINTS_PER_CHUNK // options.n_points)
+    if len(landmarks) > chunk:  # bounded memory: the linear systems grow with faces x points
+        return _fit_in_chunks(model, faces, options, chunk)
+    return _fit_batch(model, faces, options)
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """The landmarks of a batch of faces and their cameras, as tensors."""
+
+    x2d: torch.Tensor  # (b, k, 2)
+    focal: torch.Tensor  # (b,)
+    center: torch.Tensor  # (b, 2)
+    weights: torch.Tensor | None  # (b, k)
+    spread: torch.Tensor  # (b,) landmark spread, the scale of the residuals
+    batch_idx: torch.Tensor  # (b, 1)
+
+    def refine(self, points3d: torch.Tensor, pose: _Pose) -> _Pose:
+        """Three weighted Levenberg-Marquardt steps of the pose on all landmarks."""
+        rot, trans = pose
+        return _pose_in_float64(
+            refine_pose,
+            self.x2d,
+            points3d,
+            rot,
+            trans,
+            self.focal,
+            self.center,
+            weights=self.weights,
+            n_iter=3,
+        )
+
+
+@dataclass(frozen=True)
+class _Subset:
+    """The model vertices landmarks can touch (the landmark vertices plus the jaw candidates)."""
+
+    ids: torch.Tensor  # (m,) sorted vertex ids
+    mean: torch.Tensor  # (m, 3)
+    basis: torch.Tensor  # (m, 3, n_identity + n_expression)
+    rows: torch.Tensor  # (k,) row of each landmark's starting vertex
+    contour_sets: list[tuple[list[int], torch.Tensor]]  # (landmarks, candidate rows) per jaw side
+
+    def shape(self, coef: torch.Tensor) -> torch.Tensor:
+        """(b, m, 3) subset vertices under the coefficients ``coef`` (b, n_identity + n_expression)."""
+        return self.mean + torch.einsum("mdk,bk->bmd", self.basis, coef)
+
+
+@dataclass(frozen=True)
+class _ShapePrior:
+    """Weights, centre and box bounds of the coefficients."""
+
+    reg: torch.Tensor  # (k,)
+    lower: torch.Tensor  # (k,)
+    upper: torch.Tensor  # (k,)
+    centre: torch.Tensor  # (b, k)
+
+
+def _fit_batch(model: MorphableModel, faces: _FaceInputs, options: _FitOptions) -> LandmarkFit:
+    """:func:`fit_shape_and_pose` of faces few enough to fit at once."""
+    obs = _observed(faces, options)
+    sub = _landmark_subset(model, options)
+    prior, coef = _shape_prior(model, faces, options, len(obs.x2d))
+    rows = sub.rows.expand(len(obs.x2d), options.n_points).clone()  # row in the subset for each landmark
+    pose = _initial_pose(obs, sub.shape(coef), rows, options)
+    for _ in range(options.n_iter):
+        shape = sub.shape(coef)
+        _match_contour(obs, sub, shape, rows, pose)
+        if faces.fixed_shape is None:
+            coef = _solve_shape(obs, sub, prior, shape[obs.batch_idx, rows], rows, pose)
+            shape = sub.shape(coef)
+        pose = obs.refine(shape[obs.batch_idx, rows], pose)
+    return _landmark_fit(obs, sub, coef, rows, pose, model.n_identity)
+
+
+def _observed(faces: _FaceInputs, options: _FitOptions) -> _Observed:
+    """Check the landmarks and turn the per-face inputs into tensors."""
+    n_pts, dtype, device = options.n_points, options.dtype, options.device
+    x2d = torch.as_tensor(np.asarray(faces.landmarks), dtype=dtype, device=device)
     if x2d.ndim != 3 or x2d.shape[1:] != (n_pts, 2):
         raise ValueError(f"landmarks must have shape (n, {n_pts}, 2), got {tuple(x2d.shape)}")
     if not torch.isfinite(x2d).all():
         raise ValueError("landmarks contain NaN or infinite values")
     b = len(x2d)
-    focal_t = torch.as_tensor(np.asarray(focal, dtype=np.float64), dtype=dtype, device=device).expand(b)
-    center_t = torch.as_tensor(np.asarray(center, dtype=np.float64), dtype=dtype, device=device).expand(b, 2)
+    focal = torch.as_tensor(np.asarray(faces.focal, dtype=np.float64), dtype=dtype, device=device).expand(b)
+    center = torch.as_tensor(np.asarray(faces.center, dtype=np.float64), dtype=dtype, device=device).expand(
+        b, 2
+    )
     w = None
-    if weights is not None:
-        w = torch.as_tensor(np.asarray(weights), dtype=dtype, device=device).expand(b, n_pts)
+    if faces.weights is not None:
+        w = torch.as_tensor(np.asarray(faces.weights), dtype=dtype, device=device).expand(b, n_pts)
+    spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
+    return _Observed(x2d, focal, center, w, spread, torch.arange(b, device=device)[:, None])
 
-    # Only the vertices landmarks can touch: the 68 plus the jaw candidates.
-    if landmark_vertices is None:
+
+def _landmark_subset(model: MorphableModel, options: _FitOptions) -> _Subset:
+    """Only the vertices landmarks can touch: the 68 (or ``landmark_vertices``) plus the jaw candidates."""
+    device = options.device
+    if options.landmark_vertices is None:
         lm_ids = torch.as_tensor(model.landmark_indices, device=device)
-    else:
-        lm_ids = torch.as_tensor(np.asarray(landmark_vertices, dtype=np.int64), device=device)
-        contour = False
-    cand = model.contour_candidates if contour else None
+        cand = model.contour_candidates if options.contour else None
+    else:  # each point keeps its vertex: no contour re-matching
+        lm_ids = torch.as_tensor(np.asarray(options.landmark_vertices, dtype=np.int64), device=device)
+        cand = None
     extra = [torch.as_tensor(cand[s], device=device) for s in ("right", "left")] if cand else []
     sub_ids, inverse = torch.unique(torch.cat([lm_ids, *extra]), return_inverse=True)
-    t = model.tensors(device, dtype)
-    sub_mean = t["mean"][sub_ids]  # (m, 3)
-    sub_basis = torch.cat([t["identity"][:, sub_ids], t["expression"][:, sub_ids]], 0).permute(1, 2, 0)
-    n_id, n_exp = model.n_identity, model.n_expression
-    k = n_id + n_exp
-    rows = inverse[:n_pts].expand(b, n_pts).clone()  # row in the subset for each landmark
-
-    reg = torch.cat(
-        [torch.full((n_id,), identity_reg, dtype=dtype), torch.full((n_exp,), expression_reg, dtype=dtype)]
-    ).to(device)
-    lower = torch.full((k,), -torch.inf, dtype=dtype, device=device)
-    upper = torch.full((k,), torch.inf, dtype=dtype, device=device)
-    if model.expression_bounds is not None:
-        lower[n_id:], upper[n_id:] = model.expression_bounds
-    coef = torch.zeros(b, k, dtype=dtype, device=device)
-    if model.expression_bounds is not None:
-        lo, hi = model.expression_bounds
-        coef[:, n_id:] = min(max(0.0, lo), hi)
-    if fixed_shape is not None:
-        fa, fb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in fixed_shape)
-        coef = torch.cat([fa, fb], 1)
-    prior = torch.zeros(b, k, dtype=dtype, device=device)
-    if prior_shape is not None:
-        pa, pb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in prior_shape)
-        prior = torch.cat([pa, pb], 1).clamp(lower, upper)
-        coef = prior.clone()
-
-    spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
-
-    def all_shape() -> torch.Tensor:  # (b, m, 3) subset vertices under the current coefficients
-        return sub_mean + torch.einsum("mdk,bk->bmd", sub_basis, coef)
-
-    batch_idx = torch.arange(b, device=device)[:, None]
-    inner = (
-        slice(17, 68) if landmark_vertices is None else slice(None)
-    )  # the jaw slides: not for the first pose
-    rot, trans = _pose_in_float64(
-        estimate_pose_affine, x2d[:, inner], all_shape()[batch_idx, rows[:, inner]], focal_t, center_t
-    )
-    rot, trans = _pose_in_float64(
-        refine_pose, x2d[:, inner], all_shape()[batch_idx, rows[:, inner]], rot, trans, focal_t, center_t
-    )
-
+    t = model.tensors(device, options.dtype)
+    mean = t["mean"][sub_ids]  # (m, 3)
+    basis = torch.cat([t["identity"][:, sub_ids], t["expression"][:, sub_ids]], 0).permute(1, 2, 0)
     contour_sets = []
     if cand:
         for side, lms in (("right", RIGHT_CONTOUR), ("left", LEFT_CONTOUR)):
             ids = torch.cat([lm_ids[list(lms)], torch.as_tensor(cand[side], device=device)])
             contour_sets.append((list(lms), torch.searchsorted(sub_ids, torch.unique(ids))))
+    return _Subset(sub_ids, mean, basis, inverse[: options.n_points], contour_sets)
 
-    for _ in range(n_iter):
-        shape = all_shape()
-        if contour_sets:
-            for lms, cand_rows in contour_sets:
-                proj = project(transform(shape[:, cand_rows], rot, trans), focal_t, center_t)
-                rows[:, lms] = nearest_contour_vertices(x2d[:, lms], proj, cand_rows)
-        if fixed_shape is not None:
-            rot, trans = _pose_in_float64(
-                refine_pose, x2d, shape[batch_idx, rows], rot, trans, focal_t, center_t, weights=w, n_iter=3
-            )
-            continue
-        pts = shape[batch_idx, rows]
-        depth = transform(pts, rot, trans)[..., 2]
-        m, r = linear_shape_system(x2d, sub_mean[rows], sub_basis[rows], rot, trans, focal_t, center_t, depth)
-        m = m / spread[:, None, None]
-        r = r / spread[:, None]
-        mw = m * w.repeat_interleave(2, 1)[..., None] if w is not None else m
-        hess = mw.transpose(1, 2) @ m + torch.diag(reg)
-        grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + reg * prior
-        coef = solve_box_qp(hess, grad, lower, upper)
-        pts = all_shape()[batch_idx, rows]
-        rot, trans = _pose_in_float64(
-            refine_pose, x2d, pts, rot, trans, focal_t, center_t, weights=w, n_iter=3
-        )
 
-    pts = all_shape()[batch_idx, rows]
-    fitted2d = project(transform(pts, rot, trans), focal_t, center_t)
+def _shape_prior(
+    model: MorphableModel, faces: _FaceInputs, options: _FitOptions, b: int
+) -> tuple[_ShapePrior, torch.Tensor]:
+    """The coefficients' prior and bounds, and the (b, k) coefficients to start from."""
+    dtype, device = options.dtype, options.device
+    n_id, n_exp = model.n_identity, model.n_expression
+    k = n_id + n_exp
+    reg = torch.cat(
+        [
+            torch.full((n_id,), options.identity_reg, dtype=dtype),
+            torch.full((n_exp,), options.expression_reg, dtype=dtype),
+        ]
+    ).to(device)
+    lower = torch.full((k,), -torch.inf, dtype=dtype, device=device)
+    upper = torch.full((k,), torch.inf, dtype=dtype, device=device)
+    coef = torch.zeros(b, k, dtype=dtype, device=device)
+    if model.expression_bounds is not None:
+        lo, hi = model.expression_bounds
+        lower[n_id:], upper[n_id:] = model.expression_bounds
+        coef[:, n_id:] = min(max(0.0, lo), hi)
+    if faces.fixed_shape is not None:
+        fa, fb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in faces.fixed_shape)
+        coef = torch.cat([fa, fb], 1)
+    centre = torch.zeros(b, k, dtype=dtype, device=device)
+    if faces.prior_shape is not None:
+        pa, pb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in faces.prior_shape)
+        centre = torch.cat([pa, pb], 1).clamp(lower, upper)
+        coef = centre.clone()
+    return _ShapePrior(reg, lower, upper, centre), coef
+
+
+def _initial_pose(obs: _Observed, shape: torch.Tensor, rows: torch.Tensor, options: _FitOptions) -> _Pose:
+    """Affine pose, then Levenberg-Marquardt, on the inner landmarks (the jaw slides)."""
+    inner = slice(17, 68) if options.landmark_vertices is None else slice(None)
+    x2d, pts = obs.x2d[:, inner], shape[obs.batch_idx, rows[:, inner]]
+    rot, trans = _pose_in_float64(estimate_pose_affine, x2d, pts, obs.focal, obs.center)
+    return _pose_in_float64(refine_pose, x2d, pts, rot, trans, obs.focal, obs.center)
+
+
+def _match_contour(
+    obs: _Observed, sub: _Subset, shape: torch.Tensor, rows: torch.Tensor, pose: _Pose
+) -> None:
+    """Re-match the jaw contour landmarks to the nearest jaw-line vertices, in place in ``rows``."""
+    rot, trans = pose
+    for lms, cand_rows in sub.contour_sets:
+        proj = project(transform(shape[:, cand_rows], rot, trans), obs.focal, obs.center)
+        rows[:, lms] = nearest_contour_vertices(obs.x2d[:, lms], proj, cand_rows)
+
+
+def _solve_shape(
+    obs: _Observed, sub: _Subset, prior: _ShapePrior, pts: torch.Tensor, rows: torch.Tensor, pose: _Pose
+) -> torch.Tensor:
+    """Identity and expression for the current pose and correspondences (``pts``: the current shape)."""
+    rot, trans = pose
+    depth = transform(pts, rot, trans)[..., 2]
+    m, r = linear_shape_system(
+        obs.x2d, sub.mean[rows], sub.basis[rows], rot, trans, obs.focal, obs.center, depth
+    )
+    m = m / obs.spread[:, None, None]
+    r = r / obs.spread[:, None]
+    mw = m * obs.weights.repeat_interleave(2, 1)[..., None] if obs.weights is not None else m
+    hess = mw.transpose(1, 2) @ m + torch.diag(prior.reg)
+    grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + prior.reg * prior.centre
+    return solve_box_qp(hess, grad, prior.lower, prior.upper)
+
+
+def _landmark_fit(
+    obs: _Observed, sub: _Subset, coef: torch.Tensor, rows: torch.Tensor, pose: _Pose, n_id: int
+) -> LandmarkFit:
+    """The result record of a batch fit."""
+    rot, trans = pose
+    pts = sub.shape(coef)[obs.batch_idx, rows]
+    fitted2d = project(transform(pts, rot, trans), obs.focal, obs.center)
     yaw, pitch, roll = matrix_to_euler(rot)
     return LandmarkFit(
         alpha=coef[:, :n_id],
@@ -272,11 +405,11 @@ def fit_shape_and_pose(
         yaw=yaw,
         pitch=pitch,
         roll=roll,
-        focal=focal_t,
-        center=center_t,
+        focal=obs.focal,
+        center=obs.center,
         landmarks2d=fitted2d,
-        vertex_ids=sub_ids[rows],
-        reprojection_error=(fitted2d - x2d).norm(dim=-1).mean(1),
+        vertex_ids=sub.ids[rows],
+        reprojection_error=(fitted2d - obs.x2d).norm(dim=-1).mean(1),
     )
 
 

@@ -84,25 +84,7 @@ def refine_pose(
 
     cost, pc, r = cost_of(rotation, translation)
     for _ in range(n_iter):
-        rp = pc - translation[:, None]
-        x, y, z = pc.unbind(-1)
-        z = z.clamp_min(1e-6)
-        f = focal[:, None]
-        zero = torch.zeros_like(z)
-        # d(u, v) / d(pc): (b, n, 2, 3); d(pc) / d(omega) = -[rp]x ; d(pc) / dt = I
-        dproj = torch.stack(
-            [torch.stack([f / z, zero, -f * x / z**2], -1), torch.stack([zero, f / z, -f * y / z**2], -1)], -2
-        )
-        rx, ry, rz = rp.unbind(-1)
-        skew = torch.stack(
-            [
-                torch.stack([zero, -rz, ry], -1),
-                torch.stack([rz, zero, -rx], -1),
-                torch.stack([-ry, rx, zero], -1),
-            ],
-            -2,
-        )
-        jac = torch.cat([-(dproj @ skew), dproj], -1).reshape(b, -1, 6)
+        jac = _reprojection_jacobian(pc, translation, focal)
         jw = jac * w.repeat_interleave(2, dim=1)[..., None]
         h = jw.transpose(1, 2) @ jac
         g = jw.transpose(1, 2) @ r.reshape(b, -1, 1)
@@ -120,3 +102,27 @@ def refine_pose(
         r = torch.where(better[:, None, None], new_r, r)
         damping = torch.where(better, damping * 0.1, damping * 10).clamp(1e-8, 1e8)
     return rotation, translation
+
+
+def _reprojection_jacobian(pc: torch.Tensor, translation: torch.Tensor, focal: torch.Tensor) -> torch.Tensor:
+    """Jacobian (b, 2n, 6) of the projected points in camera space ``pc`` (b, n, 3) with respect
+    to a left-multiplicative rotation update and a translation update."""
+    rp = pc - translation[:, None]
+    x, y, z = pc.unbind(-1)
+    z = z.clamp_min(1e-6)
+    f = focal[:, None]
+    zero = torch.zeros_like(z)
+    # d(u, v) / d(pc): (b, n, 2, 3); d(pc) / d(omega) = -[rp]x ; d(pc) / dt = I
+    dproj = torch.stack(
+        [torch.stack([f / z, zero, -f * x / z**2], -1), torch.stack([zero, f / z, -f * y / z**2], -1)], -2
+    )
+    rx, ry, rz = rp.unbind(-1)
+    skew = torch.stack(
+        [
+            torch.stack([zero, -rz, ry], -1),
+            torch.stack([rz, zero, -rx], -1),
+            torch.stack([-ry, rx, zero], -1),
+        ],
+        -2,
+    )
+    return torch.cat([-(dproj @ skew), dproj], -1).reshape(len(pc), -1, 6)

@@ -88,65 +88,95 @@ class TFLiteGraph(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         values: dict[int, torch.Tensor] = {self.input_ids[0]: x.permute(0, 3, 1, 2)}
-
-        def get(tid: int) -> torch.Tensor:
-            return values[tid] if tid in values else self._const(tid)
-
         for op in self.ops:
-            kind, ins, opts = op["op"], op["inputs"], op["options"]
-            if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-                inp, weight = get(ins[0]), get(ins[1])
-                bias = get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
-                inp, padding = self._pad_same(inp, ins[0], weight.shape[-2:], opts)
-                groups = inp.shape[1] if kind == "DEPTHWISE_CONV_2D" else 1
-                out = F.conv2d(
-                    inp,
-                    weight,
-                    bias,
-                    stride=opts["stride"],
-                    padding=padding,
-                    dilation=opts["dilation"],
-                    groups=groups,
-                )
-                out = _activation(out, opts["activation"])
-            elif kind == "RELU":
-                out = torch.relu(get(ins[0]))
-            elif kind == "PRELU":
-                out = F.prelu(get(ins[0]), get(ins[1]))
-            elif kind == "ADD":
-                out = _activation(get(ins[0]) + get(ins[1]), opts["activation"])
-            elif kind == "PAD":
-                pads = self._const(ins[1]).tolist()  # NHWC rows of (before, after)
-                (_, _), (hb, ha), (wb, wa), (cb, ca) = pads
-                out = F.pad(get(ins[0]), (wb, wa, hb, ha, cb, ca))
-            elif kind == "MAX_POOL_2D":
-                inp, padding = self._pad_same(get(ins[0]), ins[0], opts["kernel"], opts, value=-math.inf)
-                if padding != (0, 0):  # max_pool2d pads with -inf itself
-                    out = F.max_pool2d(inp, opts["kernel"], opts["stride"], padding=padding)
-                else:
-                    out = F.max_pool2d(inp, opts["kernel"], opts["stride"])
-                out = _activation(out, opts["activation"])
-            elif kind == "RESHAPE":
-                inp = get(ins[0])
-                if inp.dim() == 4:
-                    inp = inp.permute(0, 2, 3, 1)
-                out = inp.reshape(inp.shape[0], *self.shapes[op["outputs"][0]][1:])
-                if out.dim() == 4:
-                    out = out.permute(0, 3, 1, 2)
-            elif kind == "CONCATENATION":
-                parts = [get(t) for t in ins]
-                axis = opts["axis"]
-                if parts[0].dim() == 4:
-                    axis = _NHWC_TO_NCHW_AXIS[axis]
-                out = _activation(torch.cat(parts, dim=axis), opts["activation"])
-            else:  # pragma: no cover - the converter refuses other operators
-                raise ValueError(f"operator {kind} is not supported")
-            values[op["outputs"][0]] = out
+            run = self._RUNNERS.get(op["op"])
+            if run is None:  # pragma: no cover - the converter refuses other operators
+                raise ValueError(f"operator {op['op']} is not supported")
+            values[op["outputs"][0]] = run(self, op, values)
         outputs = []
         for tid in self.output_ids:
             out = values[tid]
             outputs.append(out.permute(0, 2, 3, 1) if out.dim() == 4 else out)
         return outputs
+
+    def _get(self, values: dict[int, torch.Tensor], tid: int) -> torch.Tensor:
+        """A computed tensor, or else a constant."""
+        return values[tid] if tid in values else self._const(tid)
+
+    def _run_conv(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        """CONV_2D and DEPTHWISE_CONV_2D with "SAME" padding and a fused activation."""
+        ins, opts = op["inputs"], op["options"]
+        inp, weight = self._get(values, ins[0]), self._get(values, ins[1])
+        bias = self._get(values, ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+        inp, padding = self._pad_same(inp, ins[0], weight.shape[-2:], opts)
+        groups = inp.shape[1] if op["op"] == "DEPTHWISE_CONV_2D" else 1
+        out = F.conv2d(
+            inp,
+            weight,
+            bias,
+            stride=opts["stride"],
+            padding=padding,
+            dilation=opts["dilation"],
+            groups=groups,
+        )
+        return _activation(out, opts["activation"])
+
+    def _run_relu(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        return torch.relu(self._get(values, op["inputs"][0]))
+
+    def _run_prelu(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        ins = op["inputs"]
+        return F.prelu(self._get(values, ins[0]), self._get(values, ins[1]))
+
+    def _run_add(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        ins = op["inputs"]
+        return _activation(self._get(values, ins[0]) + self._get(values, ins[1]), op["options"]["activation"])
+
+    def _run_pad(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        ins = op["inputs"]
+        pads = self._const(ins[1]).tolist()  # NHWC rows of (before, after)
+        (_, _), (hb, ha), (wb, wa), (cb, ca) = pads
+        return F.pad(self._get(values, ins[0]), (wb, wa, hb, ha, cb, ca))
+
+    def _run_max_pool(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        ins, opts = op["inputs"], op["options"]
+        inp, padding = self._pad_same(
+            self._get(values, ins[0]), ins[0], opts["kernel"], opts, value=-math.inf
+        )
+        if padding != (0, 0):  # max_pool2d pads with -inf itself
+            out = F.max_pool2d(inp, opts["kernel"], opts["stride"], padding=padding)
+        else:
+            out = F.max_pool2d(inp, opts["kernel"], opts["stride"])
+        return _activation(out, opts["activation"])
+
+    def _run_reshape(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        """RESHAPE in TensorFlow Lite's NHWC order, 4-D results back in NCHW."""
+        inp = self._get(values, op["inputs"][0])
+        if inp.dim() == 4:
+            inp = inp.permute(0, 2, 3, 1)
+        out = inp.reshape(inp.shape[0], *self.shapes[op["outputs"][0]][1:])
+        if out.dim() == 4:
+            out = out.permute(0, 3, 1, 2)
+        return out
+
+    def _run_concatenation(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        parts = [self._get(values, t) for t in op["inputs"]]
+        axis = op["options"]["axis"]
+        if parts[0].dim() == 4:
+            axis = _NHWC_TO_NCHW_AXIS[axis]
+        return _activation(torch.cat(parts, dim=axis), op["options"]["activation"])
+
+    _RUNNERS = {
+        "CONV_2D": _run_conv,
+        "DEPTHWISE_CONV_2D": _run_conv,
+        "RELU": _run_relu,
+        "PRELU": _run_prelu,
+        "ADD": _run_add,
+        "PAD": _run_pad,
+        "MAX_POOL_2D": _run_max_pool,
+        "RESHAPE": _run_reshape,
+        "CONCATENATION": _run_concatenation,
+    }
 
     def _pad_same(
         self, inp: torch.Tensor, tid: int, kernel, opts: dict, value: float = 0.0
