@@ -1,6 +1,12 @@
-"""The same coefficients, bit for bit, as the commit that wrote tests/data/reference_coefficients.npz
+"""The same coefficients as the commit that wrote tests/data/reference_coefficients.npz
 (``tools/make_reference_coefficients.py``, before the stages redesign): a refactoring of the
-photo -> coefficients path must not move a single float64-fitted row."""
+photo -> coefficients path must not move a row.
+
+Bit for bit on the kind of CPU that wrote the fixture (Intel, as in CI then). The float32
+networks (MediaPipe's, R-Net) round differently on other CPUs' kernels: on an AMD EPYC the
+dlib + fit rows stayed bitwise, MediaPipe + fit moved by 1.8e-6 in ``alpha``, and the R-Net
+rows by up to 4.5e-4 in ``alpha`` and 0.0085 mm in a translation of 880 mm. So rows are compared
+within 2e-3 absolute plus 2e-5 relative: a real change of the path moves them far more."""
 
 from pathlib import Path
 
@@ -21,15 +27,16 @@ def photos():
 
 
 @pytest.mark.parametrize("method,detector", CASES)
-def test_rows_are_bitwise_those_of_the_reference(photos, method, detector):
+def test_rows_are_those_of_the_reference(photos, method, detector):
     est = Reconstruct3DMM(
         method=method, detector=detector, coef=("alpha", "beta", "pose"), on_error="nan", cache=False
     )
     rows = est.fit_transform(photos)
     expected = REFERENCE[f"{method}-{detector}"]
     assert np.isfinite(expected[:, 0]).sum() >= 6  # the reference has faces to compare
-    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(np.isfinite(rows), np.isfinite(expected))
+    np.testing.assert_allclose(rows, expected, rtol=2e-5, atol=2e-3)
     fitted = np.stack(
         [r.fitted_landmarks if r is not None else np.full((68, 2), np.nan) for r in est.reconstructions_]
     ).astype(np.float32)
-    np.testing.assert_array_equal(fitted, REFERENCE[f"{method}-{detector}-fitted68"])
+    np.testing.assert_allclose(fitted, REFERENCE[f"{method}-{detector}-fitted68"], rtol=0, atol=0.02)

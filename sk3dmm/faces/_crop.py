@@ -126,3 +126,39 @@ def downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarr
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
     small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
     return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
+
+
+def sample_opencv(
+    image: np.ndarray, centre, side, rotation: float, size: int, border: str = "replicate"
+) -> np.ndarray:
+    """A rotated rectangle of the photo resampled as MediaPipe's CPU ``ImageToTensorCalculator``
+    does it (OpenCV's ``warpPerspective``, bilinear, on uint8): (size, size, 3) uint8.
+
+    OpenCV's conventions, reproduced bit for bit: pixel centres at integer coordinates, the
+    rectangle's corners mapped onto the output's corners, sample positions rounded to 1/32
+    pixel, and each interpolated value rounded to an integer. ``border``: ``"replicate"``
+    (edge pixels) or ``"zero"``.
+
+    Parameters
+    ----------
+    image : (h, w, 3) uint8
+    centre : (2,) x, y; side : (2,) width, height (photo pixels); rotation : radians
+    size : output side in pixels
+    """
+    h, w = image.shape[:2]
+    c, s = math.cos(rotation), math.sin(rotation)
+    grid = np.arange(size, dtype=np.float64) / size - 0.5
+    u, v = np.meshgrid(grid * float(side[0]), grid * float(side[1]))
+    x = np.round((c * u - s * v + float(centre[0])) * 32).astype(np.int64)
+    y = np.round((s * u + c * v + float(centre[1])) * 32).astype(np.int64)
+    x0, y0 = x >> 5, y >> 5
+    fx, fy = ((x & 31) / 32.0)[..., None], ((y & 31) / 32.0)[..., None]
+    out = np.zeros((size, size, image.shape[2]), dtype=np.float64)
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            xi, yi = x0 + dx, y0 + dy
+            pixels = image[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)].astype(np.float64)
+            if border == "zero":
+                pixels *= ((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h))[..., None]
+            out += pixels * (wx * wy)
+    return np.floor(out + 0.5).clip(0, 255).astype(np.uint8)

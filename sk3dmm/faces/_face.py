@@ -27,18 +27,28 @@ MESH_TO_68 = np.array(
 
 @dataclass(frozen=True, eq=False)
 class Scheme:
-    """A landmark scheme: how many points, whether they carry a depth, and which are the 68
-    iBUG points (None: the points are those 68)."""
+    """A landmark scheme: how many points, whether they carry a depth, which are the 68 iBUG
+    points (None: the points are those 68) and how many leading points a dense fit uses
+    (None: all)."""
 
     name: str
     n_points: int
     dense: bool
     to_68: np.ndarray | None = None
+    n_fitted: int | None = None
+
+    @property
+    def fitted(self) -> slice:
+        """The points a dense fit uses."""
+        return slice(0, self.n_fitted or self.n_points)
 
 
 SCHEMES = {
     "ibug68": Scheme("ibug68", 68, dense=False),
     "mediapipe468": Scheme("mediapipe468", 468, dense=True, to_68=MESH_TO_68),
+    # MediaPipe v2: the 468 points, then five per iris (468-472, 473-477). The fit leaves the
+    # irises out: the model's eyeballs do not rotate, so a gaze would only bend the eyelids.
+    "mediapipe478": Scheme("mediapipe478", 478, dense=True, to_68=MESH_TO_68, n_fitted=468),
 }
 
 
@@ -52,10 +62,12 @@ class Face:
     score : float, the detector's confidence (HOG: SVM margin; CNN: MMOD; MediaPipe: sigmoid)
     points : (n, 2) or (n, 3) the landmarker's points in its ``scheme`` (dense schemes carry a
         relative depth in pixels, smaller is nearer)
-    scheme : str, a key of :data:`SCHEMES`: ``"ibug68"`` (dlib, FAN) or ``"mediapipe468"``
+    scheme : str, a key of :data:`SCHEMES`: ``"ibug68"`` (dlib, FAN), ``"mediapipe468"`` or
+        ``"mediapipe478"`` (MediaPipe v2, irises included)
     keypoints : (k, 2) or None, the detector's own keypoints (MediaPipe: eyes, nose tip, mouth,
         ear tragions)
-    extras : mapping, what else a landmarker measures (MediaPipe: ``"mesh_score"``)
+    extras : mapping, what else a landmarker measures (MediaPipe: ``"mesh_score"``; v2 also
+        ``"blendshapes"``, its 52 scores)
     """
 
     box: np.ndarray

@@ -20,6 +20,7 @@ from .._face import Face
 
 LANDMARKERS: dict[str, str | Callable] = {
     "mediapipe": "sk3dmm.faces.landmarkers._mediapipe:MediaPipeLandmarker",
+    "mediapipe_v2": "sk3dmm.faces.landmarkers._mediapipe_v2:MediaPipeV2Landmarker",
     "hog": "sk3dmm.faces.landmarkers._dlib:hog_landmarker",
     "cnn": "sk3dmm.faces.landmarkers._dlib:cnn_landmarker",
     "face_alignment": "sk3dmm.faces.landmarkers._face_alignment:FanLandmarker",
@@ -70,7 +71,9 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
     detector : a name of :data:`LANDMARKERS`
         ``"hog"`` / ``"cnn"``: dlib's HOG or CNN detector with its 68-point predictor;
         ``"mediapipe"``: MediaPipe's BlazeFace and 468-point face mesh (embedded, in torch,
-        5.6x faster than HOG on AFLW2000-3D; ``upsample`` is ignored); ``"face_alignment"``:
+        5.6x faster than HOG on AFLW2000-3D; ``upsample`` is ignored); ``"mediapipe_v2"``:
+        MediaPipe's Face Landmarker v2 (478 points and 52 blendshape scores in
+        ``Face.extras["blendshapes"]``); ``"face_alignment"``:
         the optional face-alignment package (S3FD + FAN) when its weights are already cached.
     upsample : int
         Times to upsample before detecting (finds smaller faces, costs time).

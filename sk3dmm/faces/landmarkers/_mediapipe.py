@@ -163,6 +163,11 @@ class MediaPipeFaceMesh:
     (1, (468, 3))
     """
 
+    mesh_file = MESH_FILE
+    mesh_size = 192  # pixels of the landmark network's square input
+    n_points = 468
+    scheme = "mediapipe468"
+
     def __init__(
         self,
         device: str | torch.device = "cpu",
@@ -177,7 +182,7 @@ class MediaPipeFaceMesh:
         self.min_score = min_score
         self.max_faces = max_faces
         self.detector = _cached_graph(DETECTOR_FILE, str(self.device))
-        self.landmarker = _cached_graph(MESH_FILE, str(self.device))
+        self.landmarker = _cached_graph(self.mesh_file, str(self.device))
         self.anchors = _anchors()
 
     # -- detection -----------------------------------------------------------------------
@@ -254,33 +259,36 @@ class MediaPipeFaceMesh:
 
     # -- landmarks -----------------------------------------------------------------------
     @staticmethod
-    def roi(box: np.ndarray, keypoints: np.ndarray) -> Crop:
+    def roi(box: np.ndarray, keypoints: np.ndarray, size: int = 192) -> Crop:
         """MediaPipe's region of interest for the mesh: the detection box enlarged 1.5x to a
-        square about its centre, turned so that the eyes are level, 192 px."""
+        square about its centre, turned so that the eyes are level, ``size`` px."""
         centre = (box[:2] + box[2:]) / 2
         side = 1.5 * max(box[2] - box[0], box[3] - box[1])
         d = keypoints[1] - keypoints[0]  # from the right eye (photo left) to the left eye
         rotation = -math.atan2(-d[1], d[0])
         rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
         return Crop(
-            np.asarray(centre, dtype=np.float64), np.array([side, side], dtype=np.float64), rotation, 192
+            np.asarray(centre, dtype=np.float64), np.array([side, side], dtype=np.float64), rotation, size
         )
 
-    @staticmethod
-    def roi_from_mesh(mesh: np.ndarray) -> Crop:
+    def roi_from_mesh(self, mesh: np.ndarray) -> Crop:
         """MediaPipe's tracking ROI from a previous mesh: its bounding box enlarged 1.5x to a
         square, rotated by the line through the outer eye corners (points 33 and 263)."""
-        lo, hi = mesh[:, :2].min(0), mesh[:, :2].max(0)
-        return MediaPipeFaceMesh.roi(np.r_[lo, hi], mesh[[33, 263], :2])
+        lo, hi = mesh[:468, :2].min(0), mesh[:468, :2].max(0)
+        return self.roi(np.r_[lo, hi], mesh[[33, 263], :2], self.mesh_size)
+
+    def _sample(self, image: np.ndarray, roi: Crop) -> torch.Tensor:
+        """The landmark network's input for one ROI: (size, size, 3) in [0, 1]."""
+        return sample_bilinear(image, roi, self.device)
 
     @torch.no_grad()
     def landmarks(self, images: list[np.ndarray], rois: list[Crop]):
-        """The mesh (n, 468, 3) in photo pixels and face scores (n,) for one ROI per photo."""
+        """The mesh (n, n_points, 3) in photo pixels and face scores (n,) for one ROI per photo."""
         if not rois:
-            return np.zeros((0, 468, 3)), np.zeros(0)
-        crops = [sample_bilinear(im, roi, self.device) for im, roi in zip(images, rois)]
-        raw, flag = self.landmarker(torch.stack(crops))
-        pts = raw.reshape(len(rois), 468, 3).double().cpu().numpy()
+            return np.zeros((0, self.n_points, 3)), np.zeros(0)
+        crops = [self._sample(im, roi) for im, roi in zip(images, rois)]
+        raw, flag = self.landmarker(torch.stack(crops))[:2]
+        pts = raw.reshape(len(rois), self.n_points, 3).double().cpu().numpy()
         out = np.empty_like(pts)
         for i, roi in enumerate(rois):
             out[i, :, :2] = roi.to_photo(pts[i, :, :2])
@@ -293,13 +301,14 @@ class MediaPipeFaceMesh:
         score first."""
         found = self.detect_boxes(images)
         flat = [(i, f) for i, faces in enumerate(found) for f in faces]
-        rois = [self.roi(box, pts) for _, (box, _, pts) in flat]
+        rois = [self.roi(box, pts, self.mesh_size) for _, (box, _, pts) in flat]
         crops_of = [images[i] for i, _ in flat]
         meshes, mesh_scores = self.landmarks(crops_of, rois)
         for _ in range(self.refine):
             meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
+        extras = self._extras(crops_of, meshes, mesh_scores)
         out: list[list[Face]] = [[] for _ in images]
-        for (i, (box, score, pts)), mesh, ms in zip(flat, meshes, mesh_scores):
+        for (i, (box, score, pts)), mesh, ms, extra in zip(flat, meshes, mesh_scores, extras):
             if ms < self.min_mesh_score:
                 continue
             out[i].append(
@@ -307,12 +316,16 @@ class MediaPipeFaceMesh:
                     box=box.astype(np.float32),
                     score=score,
                     points=mesh.astype(np.float32),
-                    scheme="mediapipe468",
+                    scheme=self.scheme,
                     keypoints=pts.astype(np.float32),
-                    extras={"mesh_score": float(ms)},
+                    extras=extra,
                 )
             )
         return out
+
+    def _extras(self, images: list[np.ndarray], meshes: np.ndarray, mesh_scores: np.ndarray) -> list[dict]:
+        """What each face carries besides its points: the landmark network's face probability."""
+        return [{"mesh_score": float(ms)} for ms in mesh_scores]
 
 
 _graph_lock = threading.Lock()

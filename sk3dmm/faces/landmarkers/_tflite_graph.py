@@ -5,6 +5,9 @@ constants; :class:`TFLiteGraph` executes that list with torch operations. Tensor
 in NHWC with "SAME" padding that may put the extra pixel after the data; here 4-D tensors are
 kept in NCHW and each padding is made explicit, so the outputs equal the reference runtime's to
 float32 rounding (tested against outputs saved from it).
+
+:class:`NativeLayoutGraph` runs graphs that reduce, transpose and slice named axes (the v2
+bundle's blendshape network, an MLP-Mixer) in TensorFlow Lite's own layout instead.
 """
 
 from __future__ import annotations
@@ -166,6 +169,9 @@ class TFLiteGraph(nn.Module):
             axis = _NHWC_TO_NCHW_AXIS[axis]
         return _activation(torch.cat(parts, dim=axis), op["options"]["activation"])
 
+    def _run_logistic(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        return torch.sigmoid(self._get(values, op["inputs"][0]))
+
     _RUNNERS = {
         "CONV_2D": _run_conv,
         "DEPTHWISE_CONV_2D": _run_conv,
@@ -176,6 +182,7 @@ class TFLiteGraph(nn.Module):
         "MAX_POOL_2D": _run_max_pool,
         "RESHAPE": _run_reshape,
         "CONCATENATION": _run_concatenation,
+        "LOGISTIC": _run_logistic,
     }
 
     def _pad_same(
@@ -192,3 +199,105 @@ class TFLiteGraph(nn.Module):
         if ph[0] == ph[1] and pw[0] == pw[1]:
             return inp, (ph[0], pw[0])
         return F.pad(inp, (pw[0], pw[1], ph[0], ph[1]), value=value), (0, 0)
+
+
+def _binary(fn):
+    def run(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        a, b = (self._get(values, t) for t in op["inputs"])
+        return _activation(fn(a, b), op["options"].get("activation", 0))
+
+    return run
+
+
+def _unary(fn):
+    def run(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        return fn(self._get(values, op["inputs"][0]))
+
+    return run
+
+
+def _reducer(fn):
+    def run(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        inp = self._get(values, op["inputs"][0])
+        axes = [int(a) % inp.dim() for a in self._const(op["inputs"][1]).reshape(-1).tolist()]
+        if 0 in axes:
+            raise ValueError("a reduction over the batch axis is not supported")
+        return fn(inp, dim=axes, keepdim=op["options"]["keep_dims"])
+
+    return run
+
+
+class NativeLayoutGraph(TFLiteGraph):
+    """A TensorFlow Lite graph run in the file's own layout (NHWC, or whatever rank it uses).
+
+    For graphs built from reductions, transposes, slices and 1 x 1 convolutions (MediaPipe's
+    blendshape network): only the convolutions change layout, and back. The batch axis (the
+    first) is never reduced, transposed or sliced; constants with a batch of one are
+    broadcast to the input's batch.
+    """
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        values: dict[int, torch.Tensor] = {self.input_ids[0]: x}
+        for op in self.ops:
+            run = self._RUNNERS.get(op["op"])
+            if run is None:  # pragma: no cover - the converter refuses other operators
+                raise ValueError(f"operator {op['op']} is not supported")
+            values[op["outputs"][0]] = run(self, op, values)
+        return [values[tid] for tid in self.output_ids]
+
+    def _run_conv(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        nchw = self._get(values, op["inputs"][0]).permute(0, 3, 1, 2)
+        out = TFLiteGraph._run_conv(self, op, {**values, op["inputs"][0]: nchw})
+        return out.permute(0, 2, 3, 1)
+
+    def _run_reshape(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        inp = self._get(values, op["inputs"][0])
+        return inp.reshape(inp.shape[0], *self.shapes[op["outputs"][0]][1:])
+
+    def _run_concatenation(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        parts = [self._get(values, t) for t in op["inputs"]]
+        batch = max(p.shape[0] for p in parts)
+        parts = [p.expand(batch, *p.shape[1:]) for p in parts]
+        return _activation(torch.cat(parts, dim=op["options"]["axis"]), op["options"]["activation"])
+
+    def _run_transpose(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        perm = [int(a) for a in self._const(op["inputs"][1]).tolist()]
+        if perm[0] != 0:
+            raise ValueError("a transpose of the batch axis is not supported")
+        return self._get(values, op["inputs"][0]).permute(*perm)
+
+    def _run_strided_slice(self, op: dict, values: dict[int, torch.Tensor]) -> torch.Tensor:
+        """STRIDED_SLICE with begin / end masks and shrunk axes (the batch axis is kept whole)."""
+        inp = self._get(values, op["inputs"][0])
+        begin, end, strides = (self._const(t).tolist() for t in op["inputs"][1:4])
+        opts = op["options"]
+        if opts["ellipsis_mask"] or opts["new_axis_mask"]:
+            raise ValueError("STRIDED_SLICE with ellipsis or new axes is not supported")
+        index: list = [slice(None)]
+        for axis in range(1, inp.dim()):
+            bit = 1 << axis
+            if opts["shrink_axis_mask"] & bit:
+                index.append(int(begin[axis]))
+                continue
+            start = None if opts["begin_mask"] & bit else int(begin[axis])
+            stop = None if opts["end_mask"] & bit else int(end[axis])
+            index.append(slice(start, stop, int(strides[axis])))
+        return inp[tuple(index)]
+
+    _RUNNERS = {
+        **TFLiteGraph._RUNNERS,
+        "CONV_2D": _run_conv,
+        "RESHAPE": _run_reshape,
+        "CONCATENATION": _run_concatenation,
+        "TRANSPOSE": _run_transpose,
+        "STRIDED_SLICE": _run_strided_slice,
+        "MUL": _binary(torch.mul),
+        "SUB": _binary(torch.sub),
+        "DIV": _binary(torch.div),
+        "SQUARED_DIFFERENCE": _binary(lambda a, b: (a - b) * (a - b)),
+        "SQRT": _unary(torch.sqrt),
+        "RSQRT": _unary(torch.rsqrt),
+        "NEG": _unary(torch.neg),
+        "MEAN": _reducer(torch.mean),
+        "SUM": _reducer(torch.sum),
+    }
