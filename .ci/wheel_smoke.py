@@ -5,6 +5,7 @@ Usage: python wheel_smoke.py SOURCE_TREE
 Fails (non-zero exit) when the import resolves to the source tree, when any file of the
 source tree's embedded data folders is missing from the installed package, or when any
 embedded model (ICT model, MediaPipe's detector and face mesh with the ICT correspondence,
+MediaPipe v2's 478-point mesh and blendshape network,
 dlib HOG and CNN detectors with the 68-point predictor, R-Net,
 C-Net) cannot run on the one real photo tests may use.
 """
@@ -31,15 +32,18 @@ print(f"all {len(shipped)} embedded files installed")
 
 photo = astronaut()
 photos = [photo, photo[:, ::-1].copy(), photo[20:480, 10:500].copy()]
-for detector in ("mediapipe", "hog", "cnn"):
+for detector in ("mediapipe", "mediapipe_v2", "hog", "cnn"):
     faces = detect_faces(photo, detector)
     assert faces and faces[0].landmarks.shape == (68, 2), detector
     print(f"{detector} detector + landmarks: ok")
 assert detect_faces(photo, "mediapipe")[0].mesh.shape == (468, 3)
-for method in ("landmarks", "rnet"):
-    coefs = Reconstruct3DMM(method=method).fit_transform(photos)
+v2 = detect_faces(photo, "mediapipe_v2")[0]
+assert v2.mesh.shape == (478, 3) and v2.extras["blendshapes"].shape == (52,)
+assert 0.5 < v2.extras["blendshapes"][44] <= 1.0, "mouthSmileLeft of a smiling astronaut"
+for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("blendshapes", "mediapipe_v2")):
+    coefs = Reconstruct3DMM(method=method, detector=detector).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
-    print(f"Reconstruct3DMM(method={method!r}): ok")
+    print(f"Reconstruct3DMM(method={method!r}, detector={detector!r}): ok")
 sets = Reconstruct3DMM(method="rnet", coef="alpha").fit_transform([photos, photos[:2]])
 cnet = SetAggregator("cnet").transform(sets)
 mean = SetAggregator("mean").transform(sets)

@@ -37,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from sk3dmm import CoefResNetClassifier, Reconstruct3DMM
+from sk3dmm import CoefResNetClassifier, HOGFeatures, Reconstruct3DMM
 from sk3dmm.faces import detect_faces, load_image
 
 EXPRESSION_NAME = re.compile(r"(\d\d)(\d)(\d)([a-g])\d+\.jpg$")
@@ -47,6 +47,9 @@ PUBLISHED = (
 )
 
 
+CACHE = False  # --cache DIR: stages shared across methods (the seconds per photo then mean little)
+
+
 def reconstruct(paths, detector: str, method: str, n_jobs: int | None):
     """Reconstructions (None where no face was found) and seconds per photo."""
     est = Reconstruct3DMM(
@@ -54,7 +57,7 @@ def reconstruct(paths, detector: str, method: str, n_jobs: int | None):
         method=method,
         coef=("alpha", "beta", "pose"),
         on_error="nan",
-        cache=False,
+        cache=CACHE,
         n_jobs=n_jobs,
         progress=True,
     )
@@ -64,7 +67,17 @@ def reconstruct(paths, detector: str, method: str, n_jobs: int | None):
 
 
 def configurations(detectors, methods):
-    return [(d, m) for d in detectors for m in methods]
+    """Every (detector, method) pair that can run: methods reading MediaPipe's blendshape
+    scores only with a detector that gives them."""
+    from sk3dmm.faces.landmarkers import gives_blendshapes
+    from sk3dmm.regressors import method_regressors
+
+    return [
+        (d, m)
+        for d in detectors
+        for m in methods
+        if gives_blendshapes(d) or "blendshapes" not in method_regressors(m)
+    ]
 
 
 # ---------------------------------------------------------------------------- AFLW2000-3D
@@ -134,12 +147,7 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
 
 # ---------------------------------------------------------------------------- expressions
 def _hog(crops):
-    from skimage.color import rgb2gray
-    from skimage.feature import hog
-
-    return np.stack(
-        [hog(rgb2gray(c), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for c in crops]
-    )
+    return HOGFeatures().fit_transform(crops).astype(np.float64)
 
 
 def expression_files(folder: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
@@ -183,8 +191,23 @@ def expressions(folder: Path, detectors, methods, n_jobs):
             f"| `beta`, {det} / {meth} | {100 * s['svc']:.1f}% | {100 * s['logreg']:.1f}% | {100 * s['mlp']:.1f}% |"
         )
     for det in detectors:
-        recs = results[(det, methods[0])]
-        lm = np.stack([recs[i].landmarks for i in np.flatnonzero(common)])
+        recs = next(r for (d, _), r in results.items() if d == det)
+        picked = [recs[i] for i in np.flatnonzero(common)]
+        if picked[0].coefficients.get("blendshapes") is not None:  # MediaPipe v2's own outputs, raw
+            scores = np.stack([r.coefficients["blendshapes"] for r in picked])
+            mesh = np.stack([r.mesh[:, :2] for r in picked])
+            mesh = ((mesh - mesh.mean(1, keepdims=True)) / mesh.std(axis=(1, 2), keepdims=True)).reshape(len(mesh), -1)
+            for key, label, feats in (
+                ("blendshape scores raw", f"{det}'s 52 blendshape scores, raw (reference)", scores),
+                ("478 points raw", f"{det}'s 478 points, raw (centred, scaled; reference)", mesh),
+            ):
+                s = {
+                    "svc": score(feats, SVC()),
+                    "logreg": score(feats, LogisticRegression(max_iter=3000)),
+                }
+                data[f"{det} {key}"] = s
+                rows.append(f"| {label} | {100 * s['svc']:.1f}% | {100 * s['logreg']:.1f}% | - |")
+        lm = np.stack([r.landmarks for r in picked])
         lm = (lm - lm.mean(1, keepdims=True)) / lm.std(axis=(1, 2), keepdims=True)
         s = {
             "svc": score(lm.reshape(len(lm), -1), SVC()),
@@ -313,13 +336,18 @@ def main() -> None:
     p.add_argument("--aflw2000")
     p.add_argument("--expressions")
     p.add_argument("--webmorph")
-    p.add_argument("--detectors", nargs="+", default=["hog", "mediapipe"])
-    p.add_argument("--methods", nargs="+", default=["landmarks", "rnet"])
+    p.add_argument("--detectors", nargs="+", default=["hog", "mediapipe", "mediapipe_v2"])
+    p.add_argument(
+        "--methods", nargs="+", default=["landmarks", "rnet", "blendshapes", "blendshapes_prior", "rnet_blendshapes"]
+    )
     p.add_argument("--limit", type=int, default=None, help="first N AFLW2000-3D photos")
     p.add_argument("--n-jobs", type=int, default=None)
     p.add_argument("--speed-photos", type=int, default=100, help="photos timed for detection speed")
     p.add_argument("--out", default="results/real")
+    p.add_argument("--cache", default=None, help="a folder: reuse detections and R-Net across methods and runs")
     args = p.parse_args()
+    global CACHE
+    CACHE = args.cache or False
     import torch
 
     header = (

@@ -12,6 +12,7 @@ from .export import FittedMesh, fitted_mesh, write_mesh, write_obj, write_ply
 from .failed_samples import SkipFailed, drop_failed
 from .morphable import MorphableModel, load_bfm_model, load_ict_model
 from .transformers import (
+    HOGFeatures,
     LandmarkFitter,
     Reconstruct3DMM,
     SetAggregator,
@@ -20,13 +21,14 @@ from .transformers import (
     set_cache_memory_limit,
 )
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "CoefResNetClassifier",
     "ImageResNetClassifier",
     "FaceNotFoundError",
     "FittedMesh",
+    "HOGFeatures",
     "LandmarkFitter",
     "Reconstruct3DMM",
     "SetAggregator",

@@ -3,7 +3,8 @@
 ``run_experiments`` takes a reconstructed face set (the synthetic KDEF-like set by default;
 real KDEF / FEI folders when given) and, for each task, scores classifiers on coefficients
 (CoefResNetClassifier's residual MLP, the paper's 1-D ResNet-34, SVC, k-NN, logistic
-regression) and the pixel baseline (ImageResNetClassifier) on:
+regression) and two baselines on the photos themselves (ImageResNetClassifier on pixels, and HOG
+of the aligned face crop + SVC, the classical one a user would pick) on:
 
 * the paper's protocol, named as such (:mod:`sk3dmm.paper_protocols`): identity on sets of 3
   photos aggregated by C-Net, the mean or k-means (and on single photos); expression on the
@@ -83,6 +84,7 @@ TASKS = (
 COEF_MODEL = "CoefResNet (residual MLP)"
 PAPER_MODEL = "CoefResNet-34 (paper, 1-D conv)"
 PIXEL_MODEL = "ImageResNet-34 (pixels)"
+HOG_MODEL = "HOG + SVC (aligned crop)"
 
 
 def coefficient_models(random_state: int, epochs: int, paper_resnet: bool = True) -> dict:
@@ -225,6 +227,7 @@ def run_task(
     groups = frame["identity"].to_numpy()[keep]
     X = getattr(data, task.coef)[keep]
     images = [img for img, k in zip(data.images, keep) if k]
+    hog = hog_rows(data)[keep] if pixel_baseline else None
     models = coefficient_models(seed, epochs, paper_resnet)
     image_model = ImageResNetClassifier(
         image_size=image_size, max_epochs=epochs, random_state=seed, module__width=image_width, batch_size=16
@@ -233,7 +236,7 @@ def run_task(
     schemes, extras["notes"] = _protocol_schemes(task, frame[keep].reset_index(drop=True), y, groups, seed)
     cv_name = f"{'grouped' if task.grouped else 'stratified'} {n_splits}-fold"
     schemes[cv_name] = _folds(task, y, groups, n_splits, seed)
-    names = [*models, PIXEL_MODEL] if pixel_baseline else list(models)
+    names = [*models, PIXEL_MODEL, HOG_MODEL] if pixel_baseline else list(models)
     jobs = [(scheme, name) for scheme in schemes for name in names]
     bar = tqdm(total=sum(len(f) for f in schemes.values()) * len(names), desc=task.name, disable=not progress)
     for scheme, name in jobs:
@@ -247,6 +250,9 @@ def run_task(
                 acc, sec, pred = _fit_score(
                     model, [images[i] for i in tr], y[tr], [images[i] for i in te], y[te], fit_groups
                 )
+            elif name == HOG_MODEL:
+                model = make_pipeline(StandardScaler(), SVC())
+                acc, sec, pred = _fit_score(model, hog[tr], y[tr], hog[te], y[te])
             else:
                 model = clone(models[name])
                 acc, sec, pred = _fit_score(model, X[tr], y[tr], X[te], y[te], fit_groups)
@@ -260,7 +266,7 @@ def run_task(
         rows.append(
             {
                 "task": task.name,
-                "input": "pixels" if name == PIXEL_MODEL else task.coef,
+                "input": {PIXEL_MODEL: "pixels", HOG_MODEL: "HOG"}.get(name, task.coef),
                 "model": name,
                 "scheme": scheme,
                 "accuracy": np.mean(scores),
@@ -274,6 +280,17 @@ def run_task(
             extras["confusion"] = (np.concatenate(all_true), np.concatenate(all_pred))
     bar.close()
     return rows, extras
+
+
+def hog_rows(data: FaceSet) -> np.ndarray:
+    """HOG of every photo's aligned face crop (R-Net's 224-pixel 5-point crop), computed once
+    per face set."""
+    if "hog" not in data.extra:
+        from .transformers import HOGFeatures
+
+        crops = [r.crop for r in data.extra["reconstructions"]]
+        data.extra["hog"] = HOGFeatures().fit_transform(crops)
+    return data.extra["hog"]
 
 
 def run_identity_sets(data: FaceSet, seed: int, progress: bool = True) -> tuple[list[dict], list[str]]:
@@ -459,7 +476,7 @@ def run_experiments(
     minutes = (time.perf_counter() - t_start) / 60
     summary = {
         "data": data.description,
-        "photos": {k: v for k, v in data.extra.items() if k not in ("reconstructions", "feature_names")},
+        "photos": {k: v for k, v in data.extra.items() if k not in ("reconstructions", "feature_names", "hog")},
         "hardware": hardware,
         "settings": {
             "folds": n_splits,

@@ -117,3 +117,26 @@ def test_opencv_sampler_conventions():
     assert (padded[:8] == 0).all() and (padded[8:24, 8:24] == image).all()
     edge = sample_opencv(image, (8, 8), (32, 32), 0.0, 32, border="replicate")
     np.testing.assert_array_equal(edge[0, 8:24], image[0])
+
+
+@pytest.mark.parametrize("name", [v2_module.MESH_V2_FILE, v2_module.BLENDSHAPES_FILE])
+def test_corrupt_network_files_are_detected(tmp_path, monkeypatch, name):
+    import shutil
+
+    from sk3dmm import ModelFileError
+
+    stem = name.removesuffix(".pt")
+    for f in mp_module.DATA_DIR.glob(f"{stem}.*"):
+        shutil.copy(f, tmp_path / f.name)
+    data = bytearray((tmp_path / name).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / name).write_bytes(bytes(data))
+    monkeypatch.setattr(mp_module, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(v2_module, "DATA_DIR", tmp_path)
+    v2_module._blendshape_graph_unlocked.cache_clear()
+    with pytest.raises(ModelFileError, match="corrupt"):
+        if name == v2_module.MESH_V2_FILE:
+            mp_module._load_graph(name)
+        else:
+            v2_module._blendshape_graph("cpu")
+    v2_module._blendshape_graph_unlocked.cache_clear()

@@ -76,6 +76,7 @@ class _FaceInputs:
     weights: torch.Tensor | np.ndarray | None
     fixed_shape: tuple[np.ndarray, np.ndarray] | None
     prior_shape: tuple[np.ndarray, np.ndarray] | None
+    fixed_expression: np.ndarray | None = None
 
 
 def _fit_in_chunks(
@@ -97,6 +98,7 @@ def _fit_in_chunks(
             weights=None if w is None else (w[sl] if w.ndim == 2 else w),
             fixed_shape=_sliced(faces.fixed_shape, sl),
             prior_shape=_sliced(faces.prior_shape, sl),
+            fixed_expression=None if faces.fixed_expression is None else np.asarray(faces.fixed_expression)[sl],
         )
         fits.append(_fit_batch(model, part, options))
     return LandmarkFit(
@@ -144,6 +146,7 @@ def fit_shape_and_pose(
     weights: torch.Tensor | np.ndarray | None = None,
     fixed_shape: tuple[np.ndarray, np.ndarray] | None = None,
     prior_shape: tuple[np.ndarray, np.ndarray] | None = None,
+    fixed_expression: np.ndarray | None = None,
     landmark_vertices: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -179,6 +182,9 @@ def fit_shape_and_pose(
     prior_shape : (alpha, beta), optional
         Centre the priors on these coefficients instead of zero (e.g. R-Net's: the landmarks
         then refine R-Net's shape rather than replace it); also the starting shape.
+    fixed_expression : (b, n_expression), optional
+        Keep these expression coefficients (e.g. MediaPipe's blendshape scores) and fit the
+        pose and identity only, identity given that expression.
     landmark_vertices : (k,) int, optional
         The model vertex of each landmark (then there is no contour re-matching: each point
         keeps its vertex, down-weight sliding points with ``weights``).
@@ -205,6 +211,7 @@ def fit_shape_and_pose(
         weights=weights,
         fixed_shape=fixed_shape,
         prior_shape=prior_shape,
+        fixed_expression=fixed_expression,
     )
     chunk = max(1, MAX_POINTS_PER_CHUNK // options.n_points)
     if len(landmarks) > chunk:  # bounded memory: the linear systems grow with faces x points
@@ -262,6 +269,7 @@ class _ShapePrior:
     lower: torch.Tensor  # (k,)
     upper: torch.Tensor  # (k,)
     centre: torch.Tensor  # (b, k)
+    held: torch.Tensor | None = None  # (b, n_expression) expression kept as given, or None
 
 
 def _fit_batch(model: MorphableModel, faces: _FaceInputs, options: _FitOptions) -> LandmarkFit:
@@ -351,7 +359,13 @@ def _shape_prior(
         pa, pb = (torch.as_tensor(np.asarray(c), dtype=dtype, device=device) for c in faces.prior_shape)
         centre = torch.cat([pa, pb], 1).clamp(lower, upper)
         coef = centre.clone()
-    return _ShapePrior(reg, lower, upper, centre), coef
+    held = None
+    if faces.fixed_expression is not None:
+        held = torch.as_tensor(np.asarray(faces.fixed_expression), dtype=dtype, device=device)
+        if held.shape != (b, n_exp) or not torch.isfinite(held).all():
+            raise ValueError(f"fixed_expression must be finite with shape ({b}, {n_exp}), got {tuple(held.shape)}")
+        coef[:, n_id:] = held
+    return _ShapePrior(reg, lower, upper, centre, held), coef
 
 
 def _initial_pose(obs: _Observed, shape: torch.Tensor, rows: torch.Tensor, options: _FitOptions) -> _Pose:
@@ -386,6 +400,11 @@ def _solve_shape(
     mw = m * obs.weights.repeat_interleave(2, 1)[..., None] if obs.weights is not None else m
     hess = mw.transpose(1, 2) @ m + torch.diag(prior.reg)
     grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + prior.reg * prior.centre
+    if prior.held is not None:  # identity given the held expression
+        n_id = hess.shape[-1] - prior.held.shape[1]
+        grad_id = grad[:, :n_id] - (hess[:, :n_id, n_id:] @ prior.held[..., None])[..., 0]
+        alpha = solve_box_qp(hess[:, :n_id, :n_id], grad_id, prior.lower[:n_id], prior.upper[:n_id])
+        return torch.cat([alpha, prior.held], 1)
     return solve_box_qp(hess, grad, prior.lower, prior.upper)
 
 

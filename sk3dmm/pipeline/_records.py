@@ -149,7 +149,12 @@ class Reconstruction:
         """The record of a photo from its stages' records."""
         face = detection.face
         return cls(
-            coefficients={"alpha": coefs.alpha, "beta": coefs.beta, "pose": coefs.pose},
+            coefficients={
+                "alpha": coefs.alpha,
+                "beta": coefs.beta,
+                "pose": coefs.pose,
+                "blendshapes": face.extras.get("blendshapes"),
+            },
             landmarks=face.landmarks,
             fitted_landmarks=coefs.fitted_landmarks,
             box=face.box,

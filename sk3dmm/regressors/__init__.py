@@ -23,12 +23,20 @@ REGRESSORS: dict[str, str | Callable] = {
     "dense_fit": "sk3dmm.regressors._dense_fit:free_fit",
     "pose_fit": "sk3dmm.regressors._dense_fit:pose_fit",
     "refine": "sk3dmm.regressors._dense_fit:refining_fit",
+    "blendshapes": "sk3dmm.regressors._blendshapes:BlendshapeRegressor",
+    "expression_fit": "sk3dmm.regressors._dense_fit:expression_fit",
 }
 
 METHODS: dict[str, tuple[str, ...]] = {
     "landmarks": ("dense_fit",),
     "rnet": ("rnet", "pose_fit"),
     "rnet_refined": ("rnet", "refine"),
+    # MediaPipe v2's blendshape scores as beta (detector="mediapipe_v2"): identity and pose
+    # fitted with that expression held; or the fit's expression prior centred on them; or
+    # R-Net's identity with them
+    "blendshapes": ("blendshapes", "expression_fit"),
+    "blendshapes_prior": ("blendshapes", "refine"),
+    "rnet_blendshapes": ("rnet", "blendshapes", "pose_fit"),
 }
 
 

@@ -1,7 +1,8 @@
 """The landmark fit (:func:`sk3dmm.fitting.fit_shape_and_pose`) as a regressor: to every point of a
 dense scheme on its model vertex (MediaPipe's 468 on the embedded ICT model), or to the 68
 points. ``shape`` says what it does with the regressor before it: nothing (``"free"``), keep
-its shape and fit the pose (``"fixed"``), or centre the priors on it (``"prior"``)."""
+its shape and fit the pose (``"fixed"``), centre the priors on it (``"prior"``), or keep its
+expression and fit identity and pose (``"expression"``)."""
 
 from __future__ import annotations
 
@@ -47,14 +48,16 @@ class LandmarkFitRegressor:
             if self.shape == "free"
             else tuple(np.stack([getattr(p, b) for p in previous]) for b in ("alpha", "beta"))
         )
-        dense = dense_targets(model, detections[0].found.scheme)
+        scheme = detections[0].found.scheme
+        dense, fitted = dense_targets(model, scheme), SCHEMES[scheme].fitted
         fit = fit_shape_and_pose(
             model,
-            np.stack([d.face.landmarks if dense is None else d.face.mesh[:, :2] for d in detections]),
+            np.stack([d.face.landmarks if dense is None else d.face.mesh[fitted, :2] for d in detections]),
             focal,
             center,
             fixed_shape=shape if self.shape == "fixed" else None,
             prior_shape=shape if self.shape == "prior" else None,
+            fixed_expression=shape[1] if self.shape == "expression" else None,
             n_iter=s.n_iter,
             identity_reg=s.identity_reg,
             expression_reg=s.expression_reg,
@@ -108,6 +111,12 @@ def pose_fit(settings: RegressionSettings) -> LandmarkFitRegressor:
 def refining_fit(settings: RegressionSettings) -> LandmarkFitRegressor:
     """The fit with its priors centred on the previous regressor's shape (``"rnet_refined"``)."""
     return LandmarkFitRegressor(settings, "prior")
+
+
+def expression_fit(settings: RegressionSettings) -> LandmarkFitRegressor:
+    """Identity and pose fitted with the previous regressor's expression held
+    (``method="blendshapes"``: MediaPipe's scores as ``beta``)."""
+    return LandmarkFitRegressor(settings, "expression")
 
 
 def dense_targets(model: MorphableModel, scheme: str):

@@ -1,12 +1,14 @@
-"""Coefficient blocks (alpha, beta, pose) and their feature names."""
+"""Coefficient blocks (alpha, beta, pose, and MediaPipe's raw blendshape scores) and their
+feature names."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..faces import MEDIAPIPE_BLENDSHAPES
 from ..morphable import MorphableModel
 
-BLOCKS = ("alpha", "beta", "pose")
+BLOCKS = ("alpha", "beta", "pose", "blendshapes")
 
 
 def normalize_coef(coef: str | tuple | list) -> tuple[str, ...]:
@@ -20,5 +22,12 @@ def normalize_coef(coef: str | tuple | list) -> tuple[str, ...]:
     return blocks
 
 
+def block_names(model: MorphableModel, block: str) -> list[str]:
+    """The feature names of one block (``blendshapes``: ``blendshape_<MediaPipe's name>``)."""
+    if block == "blendshapes":
+        return [f"blendshape_{name}" for name in MEDIAPIPE_BLENDSHAPES]
+    return model.coef_names(block)
+
+
 def feature_names(model: MorphableModel, blocks: tuple[str, ...]) -> np.ndarray:
-    return np.array([name for b in blocks for name in model.coef_names(b)], dtype=object)
+    return np.array([name for b in blocks for name in block_names(model, b)], dtype=object)

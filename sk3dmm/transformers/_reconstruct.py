@@ -95,7 +95,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         e.g. ``{"landmark": 1.6e-4}``); None: Deep3DFaceRecon's.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
-        (yaw, pitch, roll in degrees, then camera-space translation in mm).
+        (yaw, pitch, roll in degrees, then camera-space translation in mm), ``"blendshapes"``
+        (MediaPipe's 52 raw scores, ``detector="mediapipe_v2"`` only).
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
@@ -306,6 +307,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             raise ValueError(
                 f"cache={self.cache!r} is a file; pass a folder (created if missing), True or False"
             )
+        _check_blendshape_inputs(self.method, self.detector, blocks, model)
         rnet = None
         if uses_rnet(self.method):
             from ..nets import load_rnet
@@ -498,3 +500,22 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
         frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
         return frame
+
+
+def _check_blendshape_inputs(method: str, detector: str, blocks: tuple[str, ...], model) -> None:
+    """Methods and blocks that read MediaPipe's blendshape scores need a detector that gives
+    them and (methods) a model with ARKit-named blendshapes; a ValueError says which is missing."""
+    reads = "blendshapes" in method_regressors(method)
+    if not reads and "blendshapes" not in blocks:
+        return
+    from ..faces.landmarkers import gives_blendshapes
+
+    if not gives_blendshapes(detector):
+        what = f"method={method!r}" if reads else "coef='blendshapes'"
+        raise ValueError(
+            f"{what} reads blendshape scores, which detector={detector!r} does not give: use detector='mediapipe_v2'"
+        )
+    if reads:
+        from ..regressors._blendshapes import blendshape_mapping
+
+        blendshape_mapping(list(model.expression_names))

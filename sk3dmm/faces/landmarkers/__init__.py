@@ -47,18 +47,29 @@ _built: dict[tuple, Landmarker] = {}
 _lock = threading.Lock()
 
 
+def landmarker_factory(name: str) -> Callable[..., Landmarker]:
+    """The factory registered as ``name`` (imported on first use), or a ValueError."""
+    if name not in LANDMARKERS:
+        raise ValueError(f"unknown detector {name!r}; registered: {sorted(LANDMARKERS)}")
+    factory = LANDMARKERS[name]
+    if isinstance(factory, str):
+        module, attribute = factory.split(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    return factory
+
+
+def gives_blendshapes(name: str) -> bool:
+    """Whether the landmarker ``name`` puts blendshape scores in ``Face.extras["blendshapes"]``
+    (its factory says so with ``gives_blendshapes = True``)."""
+    return bool(getattr(landmarker_factory(name), "gives_blendshapes", False))
+
+
 def get_landmarker(name: str, upsample: int = 1) -> Landmarker:
     """The landmarker registered as ``name``, built once per process and setting (so each
     joblib worker loads its models once)."""
     with _lock:
         if (name, upsample) not in _built:
-            if name not in LANDMARKERS:
-                raise ValueError(f"unknown detector {name!r}; registered: {sorted(LANDMARKERS)}")
-            factory = LANDMARKERS[name]
-            if isinstance(factory, str):
-                module, attribute = factory.split(":")
-                factory = getattr(importlib.import_module(module), attribute)
-            _built[name, upsample] = factory(upsample=upsample)
+            _built[name, upsample] = landmarker_factory(name)(upsample=upsample)
         return _built[name, upsample]
 
 
@@ -89,4 +100,13 @@ def models_dir():
     return folder()
 
 
-__all__ = ["LANDMARKERS", "Landmarker", "detect_faces", "get_landmarker", "models_dir", "register_landmarker"]
+__all__ = [
+    "LANDMARKERS",
+    "Landmarker",
+    "detect_faces",
+    "get_landmarker",
+    "gives_blendshapes",
+    "landmarker_factory",
+    "models_dir",
+    "register_landmarker",
+]

@@ -128,6 +128,7 @@ class MediaPipeV2Landmarker:
 
     scheme = "mediapipe478"
     key = "mediapipe-blazeface-short-mesh478-blendshapes52"
+    gives_blendshapes = True
 
     def __init__(self, upsample: int = 1):
         self.upsample = upsample

@@ -1,0 +1,84 @@
+"""``beta`` from MediaPipe's blendshape network: its 52 scores (``detector="mediapipe_v2"``)
+mapped by name onto the model's ARKit-named expression blendshapes (ICT-FaceKit's 53).
+
+The rule, by name: ``eyeBlinkLeft`` -> ``eyeBlink_L`` and so on (MediaPipe's "Left" and ICT's
+"_L" are both the subject's own left: checked on the networks, tests/test_blendshapes.py);
+a score without a side whose blendshape the model splits in two (``browInnerUp``,
+``cheekPuff``) goes to both halves; ``_neutral`` is not a blendshape (MediaPipe: "ignore it";
+it is about one minus the face's activity) and is left out. Its raw score stays reachable with
+``coef=(..., "blendshapes")``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..faces import MEDIAPIPE_BLENDSHAPES
+from ..pipeline._records import Coefficients
+from ._settings import RegressionSettings
+
+
+def blendshape_mapping(expression_names: list[str]) -> np.ndarray:
+    """(n_expression,) index of the MediaPipe score that sets each of the model's blendshapes.
+
+    Raises
+    ------
+    ValueError
+        Where a blendshape has no score of that name (the model is not ARKit-named).
+    """
+    index = {name: i for i, name in enumerate(MEDIAPIPE_BLENDSHAPES)}
+    out, missing = [], []
+    for name in expression_names:
+        base, side = (
+            (name[:-2], {"_L": "Left", "_R": "Right"}[name[-2:]]) if name[-2:] in ("_L", "_R") else (name, "")
+        )
+        found = index.get(base + side, index.get(base))
+        if found is None:
+            missing.append(name)
+        out.append(found)
+    if missing:
+        raise ValueError(
+            f"MediaPipe's blendshape scores name no blendshape {missing[:5]} of this model: methods "
+            "reading them need an ARKit-named expression basis (the embedded ICT-FaceKit model)"
+        )
+    return np.asarray(out, dtype=np.int64)
+
+
+def scores_to_beta(scores: np.ndarray, expression_names: list[str]) -> np.ndarray:
+    """(n, 52) MediaPipe scores -> (n, n_expression) ``beta`` (see the module's docstring)."""
+    return np.asarray(scores, dtype=np.float32)[..., blendshape_mapping(list(expression_names))]
+
+
+class BlendshapeRegressor:
+    """``beta`` set from the face's blendshape scores; ``alpha`` (and R-Net's angles and
+    features) kept from the regressor before it, or the mean face's."""
+
+    name = "the blendshape scores"
+
+    def __init__(self, settings: RegressionSettings):
+        self.settings = settings
+        model = settings.model
+        self.mapping = blendshape_mapping(list(model.expression_names))
+        self.key = f"blendshapes|{model.fingerprint}"
+
+    def __call__(self, items: list[tuple]) -> list[Coefficients]:
+        n_id = self.settings.model.n_identity
+        out = []
+        for detection, _, previous in items:
+            scores = detection.found.extras.get("blendshapes")
+            if scores is None:
+                raise ValueError(
+                    f"the detector's faces ({detection.found.scheme}) carry no blendshape scores: "
+                    "use detector='mediapipe_v2'"
+                )
+            beta = np.asarray(scores, dtype=np.float32)[self.mapping]
+            alpha = np.zeros(n_id, dtype=np.float32) if previous is None else previous.alpha
+            out.append(
+                Coefficients(
+                    alpha=alpha,
+                    beta=beta,
+                    angles=None if previous is None else previous.angles,
+                    features=None if previous is None else previous.features,
+                )
+            )
+        return out
