@@ -38,8 +38,8 @@ for detector in ("mediapipe", "mediapipe_v2", "hog", "cnn"):
     print(f"{detector} detector + landmarks: ok")
 assert detect_faces(photo, "mediapipe")[0].mesh.shape == (468, 3)
 v2 = detect_faces(photo, "mediapipe_v2")[0]
-assert v2.mesh.shape == (478, 3) and v2.extras["blendshapes"].shape == (52,)
-assert 0.5 < v2.extras["blendshapes"][44] <= 1.0, "mouthSmileLeft of a smiling astronaut"
+assert v2.mesh.shape == (478, 3) and v2.extras["blendshape_scores"].shape == (52,)
+assert 0.5 < v2.extras["blendshape_scores"][44] <= 1.0, "mouthSmileLeft of a smiling astronaut"
 for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("blendshapes", "mediapipe_v2")):
     coefs = Reconstruct3DMM(method=method, detector=detector).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method

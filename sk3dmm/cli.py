@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fei-gender", default=None, help="CSV with columns person,gender for FEI")
     e.add_argument(
         "--method",
-        default="rnet",
+        default=_reconstruct_defaults()["method"],
         choices=sorted(METHODS),
         help="how coefficients are obtained",
     )

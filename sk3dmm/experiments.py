@@ -114,8 +114,8 @@ def reconstruct(
     description: str,
     n_jobs=None,
     progress=True,
-    method="rnet",
-    detector="mediapipe",
+    method="blendshapes_prior",
+    detector="mediapipe_v2",
 ) -> FaceSet:
     """Coefficients of every photo (``method`` of Reconstruct3DMM); photos without a detected
     face are dropped (the count is kept in ``extra``)."""
@@ -283,13 +283,19 @@ def run_task(
 
 
 def hog_rows(data: FaceSet) -> np.ndarray:
-    """HOG of every photo's aligned face crop (R-Net's 224-pixel 5-point crop), computed once
+    """HOG of every photo's aligned face crop (R-Net's 224-pixel 5-point crop; the photos
+    themselves, resized to 64 px, for a face set made without reconstructions), computed once
     per face set."""
     if "hog" not in data.extra:
+        from .faces import load_image
         from .transformers import HOGFeatures
 
-        crops = [r.crop for r in data.extra["reconstructions"]]
-        data.extra["hog"] = HOGFeatures().fit_transform(crops)
+        if "reconstructions" in data.extra:
+            hog = HOGFeatures().fit_transform([r.crop for r in data.extra["reconstructions"]])
+        else:
+            images = [load_image(i) if isinstance(i, (str, Path)) else i for i in data.images]
+            hog = HOGFeatures(size=64).fit_transform(images)
+        data.extra["hog"] = hog
     return data.extra["hog"]
 
 
@@ -378,8 +384,8 @@ def synthetic_faceset(
     seed: int,
     progress: bool,
     n_jobs=None,
-    method: str = "rnet",
-    detector: str = "mediapipe",
+    method: str = "blendshapes_prior",
+    detector: str = "mediapipe_v2",
 ) -> FaceSet:
     from .datasets import make_synthetic_faces
 
@@ -403,7 +409,9 @@ def synthetic_faceset(
     )
 
 
-def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet", detector="mediapipe") -> FaceSet:
+def kdef_faceset(
+    root, angles, n_jobs=None, progress=True, method="blendshapes_prior", detector="mediapipe_v2"
+) -> FaceSet:
     from .datasets import load_kdef
 
     kdef = load_kdef(root, angles=angles)
@@ -419,7 +427,9 @@ def kdef_faceset(root, angles, n_jobs=None, progress=True, method="rnet", detect
     )
 
 
-def fei_faceset(root, gender, n_jobs=None, progress=True, method="rnet", detector="mediapipe") -> FaceSet:
+def fei_faceset(
+    root, gender, n_jobs=None, progress=True, method="blendshapes_prior", detector="mediapipe_v2"
+) -> FaceSet:
     from .datasets import load_fei
 
     fei = load_fei(root, target="gender", gender=gender)
@@ -560,6 +570,7 @@ def synthetic_photo_pool(
     degrade_fraction: float = 0.3,
     repeats: int = 3,
     progress=True,
+    detector: str = "mediapipe",
 ) -> PhotoPool:
     """Render people (angles HL, S, HR; ``repeats`` photos per expression and angle), occlude or
     blur ``degrade_fraction`` of the photos, and reconstruct every photo once."""
@@ -575,7 +586,9 @@ def synthetic_photo_pool(
         progress=progress,
     )
     images, deg = degrade_photos(faces.images, degrade_fraction, random_state=seed)
-    est = Reconstruct3DMM(method=method, coef=("alpha", "beta"), on_error="nan", progress=progress)
+    est = Reconstruct3DMM(
+        method=method, detector=detector, coef=("alpha", "beta"), on_error="nan", progress=progress
+    )
     rows = est.fit_transform(images)
     return PhotoPool(
         faces,

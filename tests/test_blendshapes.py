@@ -66,8 +66,8 @@ def test_fit_holds_a_given_expression_and_fits_identity(ict):
 
 def test_blendshape_methods_on_the_astronaut(astronaut):
     photos = [astronaut, np.ascontiguousarray(astronaut[:, ::-1])]
-    scores = np.stack([detect_faces(p, "mediapipe_v2")[0].extras["blendshapes"] for p in photos])
-    est = Reconstruct3DMM(method="blendshapes", detector="mediapipe_v2", coef=("alpha", "beta", "blendshapes"))
+    scores = np.stack([detect_faces(p, "mediapipe_v2")[0].extras["blendshape_scores"] for p in photos])
+    est = Reconstruct3DMM(method="blendshapes", detector="mediapipe_v2", coef=("alpha", "beta", "blendshape_scores"))
     est.set_output(transform="pandas")
     frame = est.fit_transform(photos)
     names = list(est.model_.expression_names)
@@ -91,6 +91,6 @@ def test_blendshapes_need_the_v2_detector_and_arkit_names():
     with pytest.raises(ValueError, match="mediapipe_v2"):
         Reconstruct3DMM(method="blendshapes", detector="mediapipe").fit()
     with pytest.raises(ValueError, match="mediapipe_v2"):
-        Reconstruct3DMM(coef=("alpha", "blendshapes"), detector="hog").fit()
+        Reconstruct3DMM(coef=("alpha", "blendshape_scores"), detector="hog").fit()
     with pytest.raises(ValueError, match="ARKit"):
         blendshape_mapping(["exp_0", "exp_1"])

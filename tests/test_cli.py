@@ -172,9 +172,9 @@ def test_points_table(photo_folder, tmp_path, capsys):
     assert main(["points", str(photo_folder), "-r", "--out", str(out)]) == 1
     df = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert df.columns.tolist() == ["path", "point", "x", "y", "z", "reason"]
-    assert len(df) == 2 * 468 + 2  # two photos with faces, one row per failed photo
+    assert len(df) == 2 * 478 + 2  # two photos with faces, one row per failed photo
     good = df[df["reason"].isna()]
-    assert good.groupby("path")["point"].apply(list).map(lambda p: p == list(range(468))).all()
+    assert good.groupby("path")["point"].apply(list).map(lambda p: p == list(range(478))).all()
     assert good[["x", "y", "z"]].notna().all().all()
     assert good["x"].between(0, 512).all() and good["y"].between(0, 512).all()
     first = good[good["path"].str.endswith("astronaut.png")]

@@ -10,7 +10,7 @@ import torch
 
 import sk3dmm.regressors._dense_fit as dense_fit_module
 from sk3dmm import Reconstruct3DMM, ReconstructionError
-from sk3dmm.faces.landmarkers._mediapipe import MediaPipeLandmarker
+from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
 from sk3dmm.nets._rnet import RNet
 
 POISONED = 1  # the photo that fails, in a batch of three
@@ -24,7 +24,10 @@ def photos(face_photos):
 
 @pytest.fixture(scope="module")
 def clean_rows(photos):
-    return {m: Reconstruct3DMM(method=m, cache=False).fit_transform(photos) for m in ("landmarks", "rnet")}
+    return {
+        m: Reconstruct3DMM(method=m, cache=False).fit_transform(photos)
+        for m in ("blendshapes_prior", "landmarks", "rnet")
+    }
 
 
 def _check(est, photos, clean, reason):
@@ -40,7 +43,7 @@ def _check(est, photos, clean, reason):
 
 
 def test_a_detector_crash_fails_only_its_photo(photos, clean_rows, monkeypatch):
-    detect = MediaPipeLandmarker.detect
+    detect = MediaPipeV2Landmarker.detect
     bad_shape = photos[POISONED].shape
 
     def crashing(self, image):
@@ -48,9 +51,9 @@ def test_a_detector_crash_fails_only_its_photo(photos, clean_rows, monkeypatch):
             raise RuntimeError("simulated detector crash")
         return detect(self, image)
 
-    monkeypatch.setattr(MediaPipeLandmarker, "detect", crashing)
+    monkeypatch.setattr(MediaPipeV2Landmarker, "detect", crashing)
     est = Reconstruct3DMM(on_error="nan", cache=False)
-    _check(est, photos, clean_rows["landmarks"], "detection failed (RuntimeError: simulated detector crash)")
+    _check(est, photos, clean_rows["blendshapes_prior"], "detection failed (RuntimeError: simulated detector crash)")
 
 
 def test_a_singular_fit_fails_only_its_photo(photos, clean_rows, monkeypatch):
@@ -64,7 +67,7 @@ def test_a_singular_fit_fails_only_its_photo(photos, clean_rows, monkeypatch):
 
     monkeypatch.setattr(dense_fit_module, "fit_shape_and_pose", singular)
     est = Reconstruct3DMM(on_error="nan", cache=False)
-    _check(est, photos, clean_rows["landmarks"], "the fit failed (LinAlgError: simulated singular system)")
+    _check(est, photos, clean_rows["blendshapes_prior"], "the fit failed (LinAlgError: simulated singular system)")
 
 
 def test_non_finite_r_net_output_fails_only_its_photo(photos, clean_rows, monkeypatch):

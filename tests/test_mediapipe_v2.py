@@ -84,7 +84,7 @@ def test_pipeline_matches_mediapipes_face_landmarker(reference, landmarker, name
     err = np.linalg.norm(face.points[:, :2] - reference[f"{name}_points"][:, :2], axis=1)
     assert err.max() < 0.05  # pixels; measured 0.003 (the issue asks 1.5)
     np.testing.assert_allclose(face.points[:, 2], reference[f"{name}_points"][:, 2], atol=0.05)  # measured 0.007
-    scores = face.extras["blendshapes"]
+    scores = face.extras["blendshape_scores"]
     assert scores.shape == (52,) and np.isfinite(scores).all()
     np.testing.assert_allclose(scores, reference[f"{name}_scores"], atol=2e-3, rtol=0)  # measured 2.2e-4 (asked: 0.02)
 
@@ -95,14 +95,14 @@ def test_batches_equal_single_photos(landmarker):
     for faces, photo in zip(together, photos):
         alone = landmarker.detect([photo])[0]
         np.testing.assert_allclose(faces[0].points, alone[0].points, atol=1e-3)
-        np.testing.assert_allclose(faces[0].extras["blendshapes"], alone[0].extras["blendshapes"], atol=1e-5)
+        np.testing.assert_allclose(faces[0].extras["blendshape_scores"], alone[0].extras["blendshape_scores"], atol=1e-5)
 
 
 def test_the_detector_name_and_scheme():
     face = detect_faces(skimage.data.astronaut(), "mediapipe_v2")[0]
     assert face.mesh.shape == (478, 3) and face.landmarks.shape == (68, 2)
     assert SCHEMES["mediapipe478"].fitted == slice(0, 468)
-    smile = dict(zip(MEDIAPIPE_BLENDSHAPES, face.extras["blendshapes"]))
+    smile = dict(zip(MEDIAPIPE_BLENDSHAPES, face.extras["blendshape_scores"]))
     assert smile["mouthSmileLeft"] > 0.5 and smile["mouthSmileRight"] > 0.5  # she smiles: 0.70, 0.74
     assert smile["jawOpen"] < 0.2 and smile["eyeBlinkLeft"] < 0.3
 

@@ -2,14 +2,18 @@
 on purpose.
 
 Figures measured on the astronaut (2 x86-64 cores, torch 2.13 CPU), each tolerance below
-about 1.5x its figure:
+about 1.5x its figure, with the default detector (MediaPipe v2, which resamples as MediaPipe
+does, without smoothing: its points move more with the photo's size than v1's did):
 
 - upscaled 3x (1536 px, over ``max_pixels``, so detected at 1414 px and mapped back):
-  ``alpha`` moves by 0.021 / 0.133 / 0.082 and ``beta`` by 0.012 / 0.111 / 0.067
-  (landmarks / rnet / rnet_refined), yaw by 0.25-0.28 degrees; before the mesh was mapped
-  back to the photo's pixels, yaw moved from 1.9 to 7.5 degrees at 2048 px.
-- turned by 30, 90, 180 and -30 degrees: ``alpha`` within 0.19 (landmarks) / 0.19 (rnet) /
-  0.23 (rnet_refined), ``beta`` within 0.06, roll within 2.0 degrees of the turn.
+  ``alpha`` moves by 0.057 / 0.073 / 0.071 / 0.087 and ``beta`` by 0.058 / 0.023 / 0.017 /
+  0.019 (blendshapes_prior / landmarks / rnet / rnet_refined), yaw by 0.25-0.31 degrees, the
+  points by 0.78 px (v1: 0.29); before the mesh was mapped back to the photo's pixels, yaw
+  moved from 1.9 to 7.5 degrees at 2048 px.
+- turned by 30, 90, 180 and -30 degrees: ``alpha`` within 0.16 / 0.18 / 0.32 / 0.32, ``beta``
+  within 0.20 / 0.07 / 0.08 / 0.05 (the blendshape network reads the points as they lie in
+  the photo: 0.14-0.20 at these turns once a quarter-turned face is read upright, 0.48
+  before), roll within 2.3 degrees of the turn.
 """
 
 import numpy as np
@@ -22,10 +26,11 @@ from sk3dmm.faces import FaceDetection, choose_face
 
 COEF = ("alpha", "beta", "pose")
 YAW, ROLL = 153, 155  # columns of pose_yaw and pose_roll
-UPSCALE_ALPHA = {"landmarks": 0.03, "rnet": 0.2, "rnet_refined": 0.12}
-UPSCALE_BETA = {"landmarks": 0.02, "rnet": 0.16, "rnet_refined": 0.1}
-TURN_ALPHA = {"landmarks": 0.28, "rnet": 0.28, "rnet_refined": 0.34}
-TURN_BETA = 0.09
+METHODS = ["blendshapes_prior", "landmarks", "rnet", "rnet_refined"]
+UPSCALE_ALPHA = {"blendshapes_prior": 0.09, "landmarks": 0.11, "rnet": 0.2, "rnet_refined": 0.13}
+UPSCALE_BETA = {"blendshapes_prior": 0.09, "landmarks": 0.035, "rnet": 0.16, "rnet_refined": 0.1}
+TURN_ALPHA = {"blendshapes_prior": 0.25, "landmarks": 0.28, "rnet": 0.48, "rnet_refined": 0.48}
+TURN_BETA = {"blendshapes_prior": 0.3, "landmarks": 0.11, "rnet": 0.12, "rnet_refined": 0.09}
 TURNS = (30, 90, 180, -30)
 
 
@@ -36,7 +41,7 @@ def _turned(image: np.ndarray, degrees: int) -> np.ndarray:
     return (rotate(image, degrees, mode="edge", order=3) * 255).round().astype(np.uint8)
 
 
-@pytest.mark.parametrize("method", ["landmarks", "rnet", "rnet_refined"])
+@pytest.mark.parametrize("method", METHODS)
 def test_upscaled_photo_gives_the_same_row_and_the_overlay_on_the_face(method, astronaut):
     big = np.asarray(Image.fromarray(astronaut).resize((1536, 1536), Image.BICUBIC))
     est = Reconstruct3DMM(method=method, coef=COEF, cache=False)
@@ -45,22 +50,22 @@ def test_upscaled_photo_gives_the_same_row_and_the_overlay_on_the_face(method, a
     assert large.image_size == (1536, 1536)
     assert np.abs(X[1, :100] - X[0, :100]).max() <= UPSCALE_ALPHA[method]
     assert np.abs(X[1, 100:153] - X[0, 100:153]).max() <= UPSCALE_BETA[method]
-    assert abs(X[1, YAW] - X[0, YAW]) <= 0.5  # degrees; measured 0.28 at most
+    assert abs(X[1, YAW] - X[0, YAW]) <= 0.5  # degrees; measured 0.31 at most
     # every point set in the big photo's pixels: landmarks, mesh, box and the fitted overlay
-    assert np.abs(large.landmarks / 3 - small.landmarks).max() < 0.5  # measured 0.29 px
-    assert np.abs(large.mesh[:, :2] / 3 - small.mesh[:, :2]).max() < 0.5  # measured 0.29 px
-    assert np.abs(large.box / 3 - small.box).max() < 1.0  # measured 0.15 px
+    assert np.abs(large.landmarks / 3 - small.landmarks).max() < 1.2  # measured 0.78 px
+    assert np.abs(large.mesh[:, :2] / 3 - small.mesh[:, :2]).max() < 1.2  # measured 0.78 px
+    assert np.abs(large.box / 3 - small.box).max() < 3.0  # measured 1.9 px
     assert np.abs(large.fitted_landmarks / 3 - small.fitted_landmarks).max() < 1.5  # measured 1.0 px
 
 
-@pytest.mark.parametrize("method", ["landmarks", "rnet", "rnet_refined"])
+@pytest.mark.parametrize("method", METHODS)
 def test_turned_photo_gives_the_same_shape_and_its_roll(method, astronaut):
     est = Reconstruct3DMM(method=method, coef=COEF, cache=False)
     X = est.fit_transform([astronaut] + [_turned(astronaut, t) for t in TURNS])
     roll = (X[1:, ROLL] - X[0, ROLL] - np.array(TURNS) + 180) % 360 - 180
     assert np.abs(roll).max() <= 5.0  # the issue's bound; measured 2.0
     assert np.abs(X[1:, :100] - X[0, :100]).max() <= TURN_ALPHA[method]
-    assert np.abs(X[1:, 100:153] - X[0, 100:153]).max() <= TURN_BETA
+    assert np.abs(X[1:, 100:153] - X[0, 100:153]).max() <= TURN_BETA[method]
     upside_down = est.reconstructions_[3]
     assert abs(np.rad2deg(upside_down.crop_roll)) > 170  # R-Net's crop is turned back upright; measured 176.7
 

@@ -61,21 +61,21 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
     clear_cache()
     folder = tmp_path / "cache"
     first = Reconstruct3DMM(coef="beta", cache=folder).fit_transform(face_photos[:4])
-    # one folder per stage (detection, crop, fit), one entry per photo in each
-    assert sorted(len(list(d.glob("*.pkl"))) for d in folder.iterdir()) == [4, 4, 4]
+    # one folder per stage (detection, crop, the blendshape scores, fit), one entry per photo in each
+    assert sorted(len(list(d.glob("*.pkl"))) for d in folder.iterdir()) == [4, 4, 4, 4]
     clear_cache()  # a new process: nothing in memory, all on disk
     disk = DiskCache(folder)
     key_count = sum(1 for _ in folder.rglob("*.pkl"))
-    from sk3dmm.faces.landmarkers._mediapipe import MediaPipeLandmarker
+    from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
 
     calls = []
-    real = MediaPipeLandmarker.detect
-    MediaPipeLandmarker.detect = lambda self, im: calls.append(1) or real(self, im)
+    real = MediaPipeV2Landmarker.detect
+    MediaPipeV2Landmarker.detect = lambda self, im: calls.append(1) or real(self, im)
     try:
         again = Reconstruct3DMM(coef="beta", cache=folder).fit_transform(face_photos[:4])
     finally:
-        MediaPipeLandmarker.detect = real
-    assert calls == [] and key_count == 12 and disk.misses == 0
+        MediaPipeV2Landmarker.detect = real
+    assert calls == [] and key_count == 16 and disk.misses == 0
     np.testing.assert_array_equal(first, again)
     # a corrupt entry is a miss, recomputed and rewritten
     victim = next(folder.rglob("*.pkl"))
@@ -89,7 +89,7 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
     pipe = make_pipeline(Reconstruct3DMM(coef="beta", cache=folder), SVC())
     search = GridSearchCV(pipe, {"svc__C": [0.1, 1.0]}, cv=2, n_jobs=2)
     search.fit(face_photos[:4], ["a", "b", "a", "b"])
-    assert sum(1 for _ in folder.rglob("*.pkl")) == 12  # nothing new was computed
+    assert sum(1 for _ in folder.rglob("*.pkl")) == 16  # nothing new was computed
     with pytest.raises(ValueError, match="is a file"):
         Reconstruct3DMM(cache=str(victim)).fit()
 

@@ -67,7 +67,7 @@ class Face:
     keypoints : (k, 2) or None, the detector's own keypoints (MediaPipe: eyes, nose tip, mouth,
         ear tragions)
     extras : mapping, what else a landmarker measures (MediaPipe: ``"mesh_score"``; v2 also
-        ``"blendshapes"``, its 52 scores)
+        ``"blendshape_scores"``, its 52 scores)
     """
 
     box: np.ndarray

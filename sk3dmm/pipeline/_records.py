@@ -119,9 +119,9 @@ class Reconstruction:
         Radians the photo was turned by (about the principal point ``center``) before the
         crop: the angle of the face's eye line, so R-Net sees every face with level eyes
         (a face turned by 180 degrees gives R-Net the same crop as upright).
-    mesh : (468, 3) float32 or None
+    mesh : (468, 3) or (478, 3) float32, or None
         MediaPipe's dense points (x, y pixels of the photo, relative depth), for
-        ``detector="mediapipe"``.
+        ``detector="mediapipe"`` and ``"mediapipe_v2"``.
     n_faces : int, default=1
         Faces the detector found in the photo (one was reconstructed, see ``faces``).
     """
@@ -153,7 +153,7 @@ class Reconstruction:
                 "alpha": coefs.alpha,
                 "beta": coefs.beta,
                 "pose": coefs.pose,
-                "blendshapes": face.extras.get("blendshapes"),
+                "blendshape_scores": face.extras.get("blendshape_scores"),
             },
             landmarks=face.landmarks,
             fitted_landmarks=coefs.fitted_landmarks,

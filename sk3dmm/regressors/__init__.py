@@ -24,7 +24,9 @@ REGRESSORS: dict[str, str | Callable] = {
     "pose_fit": "sk3dmm.regressors._dense_fit:pose_fit",
     "refine": "sk3dmm.regressors._dense_fit:refining_fit",
     "blendshapes": "sk3dmm.regressors._blendshapes:BlendshapeRegressor",
+    "blendshapes_if_given": "sk3dmm.regressors._blendshapes:OptionalBlendshapeRegressor",
     "expression_fit": "sk3dmm.regressors._dense_fit:expression_fit",
+    "refine_expression_held": "sk3dmm.regressors._dense_fit:refining_expression_fit",
 }
 
 METHODS: dict[str, tuple[str, ...]] = {
@@ -32,11 +34,13 @@ METHODS: dict[str, tuple[str, ...]] = {
     "rnet": ("rnet", "pose_fit"),
     "rnet_refined": ("rnet", "refine"),
     # MediaPipe v2's blendshape scores as beta (detector="mediapipe_v2"): identity and pose
-    # fitted with that expression held; or the fit's expression prior centred on them; or
-    # R-Net's identity with them
+    # fitted with that expression held; or the fit's expression prior centred on them (the
+    # default; on the neutral face, i.e. "landmarks", for a detector without scores); or
+    # R-Net's identity with them; or R-Net's identity refined by the fit with them held
     "blendshapes": ("blendshapes", "expression_fit"),
-    "blendshapes_prior": ("blendshapes", "refine"),
+    "blendshapes_prior": ("blendshapes_if_given", "refine"),
     "rnet_blendshapes": ("rnet", "blendshapes", "pose_fit"),
+    "rnet_refined_blendshapes": ("rnet", "blendshapes", "refine_expression_held"),
 }
 
 
@@ -83,6 +87,11 @@ def uses_rnet(method: str) -> bool:
     return any(getattr(regressor_factory(r), "uses_rnet", False) for r in method_regressors(method))
 
 
+def reads_blendshapes(method: str) -> bool:
+    """Whether a method reads the blendshape scores of ``detector="mediapipe_v2"``."""
+    return any(getattr(regressor_factory(r), "reads_blendshapes", False) for r in method_regressors(method))
+
+
 def build_regressors(method: str, settings: RegressionSettings) -> tuple[Regressor, ...]:
     """The regressors of ``method``, built with ``settings``."""
     return tuple(regressor_factory(r)(settings) for r in method_regressors(method))
@@ -95,6 +104,7 @@ __all__ = [
     "Regressor",
     "build_regressors",
     "method_regressors",
+    "reads_blendshapes",
     "register_method",
     "register_regressor",
     "regressor_factory",

@@ -6,7 +6,7 @@ The rule, by name: ``eyeBlinkLeft`` -> ``eyeBlink_L`` and so on (MediaPipe's "Le
 a score without a side whose blendshape the model splits in two (``browInnerUp``,
 ``cheekPuff``) goes to both halves; ``_neutral`` is not a blendshape (MediaPipe: "ignore it";
 it is about one minus the face's activity) and is left out. Its raw score stays reachable with
-``coef=(..., "blendshapes")``.
+``coef=(..., "blendshape_scores")``.
 """
 
 from __future__ import annotations
@@ -51,27 +51,26 @@ def scores_to_beta(scores: np.ndarray, expression_names: list[str]) -> np.ndarra
 
 class BlendshapeRegressor:
     """``beta`` set from the face's blendshape scores; ``alpha`` (and R-Net's angles and
-    features) kept from the regressor before it, or the mean face's."""
+    features) kept from the regressor before it, or the mean face's.
+
+    With ``required=False`` a face without scores (a detector that gives none) gets the
+    neutral face's ``beta`` instead of an error: a later fit then centres its prior on the
+    neutral face, as ``method="landmarks"`` does."""
 
     name = "the blendshape scores"
+    reads_blendshapes = True
 
-    def __init__(self, settings: RegressionSettings):
-        self.settings = settings
+    def __init__(self, settings: RegressionSettings, required: bool = True):
+        self.settings, self.required = settings, required
         model = settings.model
-        self.mapping = blendshape_mapping(list(model.expression_names))
-        self.key = f"blendshapes|{model.fingerprint}"
+        self.mapping = blendshape_mapping(list(model.expression_names)) if required else None
+        self.key = f"blendshapes|required={required}|{model.fingerprint}"
 
     def __call__(self, items: list[tuple]) -> list[Coefficients]:
         n_id = self.settings.model.n_identity
         out = []
         for detection, _, previous in items:
-            scores = detection.found.extras.get("blendshapes")
-            if scores is None:
-                raise ValueError(
-                    f"the detector's faces ({detection.found.scheme}) carry no blendshape scores: "
-                    "use detector='mediapipe_v2'"
-                )
-            beta = np.asarray(scores, dtype=np.float32)[self.mapping]
+            beta = self._beta(detection.found.extras.get("blendshape_scores"), detection.found.scheme)
             alpha = np.zeros(n_id, dtype=np.float32) if previous is None else previous.alpha
             out.append(
                 Coefficients(
@@ -82,3 +81,25 @@ class BlendshapeRegressor:
                 )
             )
         return out
+
+    def _beta(self, scores, scheme: str) -> np.ndarray:
+        model = self.settings.model
+        if scores is not None:
+            if self.mapping is None:
+                self.mapping = blendshape_mapping(list(model.expression_names))
+            return np.asarray(scores, dtype=np.float32)[self.mapping]
+        if self.required:
+            raise ValueError(
+                f"the detector's faces ({scheme}) carry no blendshape scores: use detector='mediapipe_v2'"
+            )
+        lo, hi = model.expression_bounds if model.expression_bounds is not None else (-np.inf, np.inf)
+        return np.full(model.n_expression, min(max(0.0, lo), hi), dtype=np.float32)
+
+
+class OptionalBlendshapeRegressor(BlendshapeRegressor):
+    """:class:`BlendshapeRegressor` that gives the neutral face where there are no scores."""
+
+    reads_blendshapes = False  # any detector will do
+
+    def __init__(self, settings: RegressionSettings):
+        super().__init__(settings, required=False)

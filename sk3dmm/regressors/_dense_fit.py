@@ -1,8 +1,9 @@
 """The landmark fit (:func:`sk3dmm.fitting.fit_shape_and_pose`) as a regressor: to every point of a
 dense scheme on its model vertex (MediaPipe's 468 on the embedded ICT model), or to the 68
 points. ``shape`` says what it does with the regressor before it: nothing (``"free"``), keep
-its shape and fit the pose (``"fixed"``), centre the priors on it (``"prior"``), or keep its
-expression and fit identity and pose (``"expression"``)."""
+its shape and fit the pose (``"fixed"``), centre the priors on it (``"prior"``), keep its
+expression and fit identity and pose (``"expression"``), or both: identity's prior centred on
+it and its expression kept (``"prior_expression"``)."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ class LandmarkFitRegressor:
             focal,
             center,
             fixed_shape=shape if self.shape == "fixed" else None,
-            prior_shape=shape if self.shape == "prior" else None,
-            fixed_expression=shape[1] if self.shape == "expression" else None,
+            prior_shape=shape if self.shape in ("prior", "prior_expression") else None,
+            fixed_expression=shape[1] if self.shape in ("expression", "prior_expression") else None,
             n_iter=s.n_iter,
             identity_reg=s.identity_reg,
             expression_reg=s.expression_reg,
@@ -117,6 +118,13 @@ def expression_fit(settings: RegressionSettings) -> LandmarkFitRegressor:
     """Identity and pose fitted with the previous regressor's expression held
     (``method="blendshapes"``: MediaPipe's scores as ``beta``)."""
     return LandmarkFitRegressor(settings, "expression")
+
+
+def refining_expression_fit(settings: RegressionSettings) -> LandmarkFitRegressor:
+    """Identity with its prior centred on the previous regressor's, its expression held, and
+    the pose (``method="rnet_refined_blendshapes"``: R-Net's identity refined by the dense
+    fit, MediaPipe's scores as ``beta``)."""
+    return LandmarkFitRegressor(settings, "prior_expression")
 
 
 def dense_targets(model: MorphableModel, scheme: str):

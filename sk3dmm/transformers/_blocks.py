@@ -8,7 +8,7 @@ import numpy as np
 from ..faces import MEDIAPIPE_BLENDSHAPES
 from ..morphable import MorphableModel
 
-BLOCKS = ("alpha", "beta", "pose", "blendshapes")
+BLOCKS = ("alpha", "beta", "pose", "blendshape_scores")
 
 
 def normalize_coef(coef: str | tuple | list) -> tuple[str, ...]:
@@ -24,7 +24,7 @@ def normalize_coef(coef: str | tuple | list) -> tuple[str, ...]:
 
 def block_names(model: MorphableModel, block: str) -> list[str]:
     """The feature names of one block (``blendshapes``: ``blendshape_<MediaPipe's name>``)."""
-    if block == "blendshapes":
+    if block == "blendshape_scores":
         return [f"blendshape_{name}" for name in MEDIAPIPE_BLENDSHAPES]
     return model.coef_names(block)
 

@@ -95,8 +95,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         e.g. ``{"landmark": 1.6e-4}``); None: Deep3DFaceRecon's.
     coef : str or tuple of str, default=("alpha", "beta")
         Blocks to output: ``"alpha"`` (identity), ``"beta"`` (expression), ``"pose"``
-        (yaw, pitch, roll in degrees, then camera-space translation in mm), ``"blendshapes"``
-        (MediaPipe's 52 raw scores, ``detector="mediapipe_v2"`` only).
+        (yaw, pitch, roll in degrees, then camera-space translation in mm),
+        ``"blendshape_scores"`` (MediaPipe's 52 raw scores, ``detector="mediapipe_v2"`` only).
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
@@ -227,7 +227,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def __init__(
         self,
-        method="landmarks",
+        method="blendshapes_prior",
         weights=None,
         template=None,
         fine_tune=False,
@@ -236,7 +236,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         fine_tune_weights=None,
         coef=("alpha", "beta"),
         model=None,
-        detector="mediapipe",
+        detector="mediapipe_v2",
         upsample=1,
         faces="largest",
         max_pixels=2_000_000,
@@ -505,13 +505,14 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 def _check_blendshape_inputs(method: str, detector: str, blocks: tuple[str, ...], model) -> None:
     """Methods and blocks that read MediaPipe's blendshape scores need a detector that gives
     them and (methods) a model with ARKit-named blendshapes; a ValueError says which is missing."""
-    reads = "blendshapes" in method_regressors(method)
-    if not reads and "blendshapes" not in blocks:
-        return
     from ..faces.landmarkers import gives_blendshapes
+    from ..regressors import reads_blendshapes
 
+    reads = reads_blendshapes(method)
+    if not reads and "blendshape_scores" not in blocks:
+        return
     if not gives_blendshapes(detector):
-        what = f"method={method!r}" if reads else "coef='blendshapes'"
+        what = f"method={method!r}" if reads else "coef='blendshape_scores'"
         raise ValueError(
             f"{what} reads blendshape scores, which detector={detector!r} does not give: use detector='mediapipe_v2'"
         )

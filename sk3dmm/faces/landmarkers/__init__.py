@@ -59,7 +59,7 @@ def landmarker_factory(name: str) -> Callable[..., Landmarker]:
 
 
 def gives_blendshapes(name: str) -> bool:
-    """Whether the landmarker ``name`` puts blendshape scores in ``Face.extras["blendshapes"]``
+    """Whether the landmarker ``name`` puts blendshape scores in ``Face.extras["blendshape_scores"]``
     (its factory says so with ``gives_blendshapes = True``)."""
     return bool(getattr(landmarker_factory(name), "gives_blendshapes", False))
 
@@ -84,7 +84,7 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
         ``"mediapipe"``: MediaPipe's BlazeFace and 468-point face mesh (embedded, in torch,
         5.6x faster than HOG on AFLW2000-3D; ``upsample`` is ignored); ``"mediapipe_v2"``:
         MediaPipe's Face Landmarker v2 (478 points and 52 blendshape scores in
-        ``Face.extras["blendshapes"]``); ``"face_alignment"``:
+        ``Face.extras["blendshape_scores"]``); ``"face_alignment"``:
         the optional face-alignment package (S3FD + FAN) when its weights are already cached.
     upsample : int
         Times to upsample before detecting (finds smaller faces, costs time).

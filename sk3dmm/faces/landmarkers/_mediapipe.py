@@ -306,7 +306,7 @@ class MediaPipeFaceMesh:
         meshes, mesh_scores = self.landmarks(crops_of, rois)
         for _ in range(self.refine):
             meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
-        extras = self._extras(crops_of, meshes, mesh_scores)
+        extras = self._extras(meshes, mesh_scores, rois)
         out: list[list[Face]] = [[] for _ in images]
         for (i, (box, score, pts)), mesh, ms, extra in zip(flat, meshes, mesh_scores, extras):
             if ms < self.min_mesh_score:
@@ -323,7 +323,7 @@ class MediaPipeFaceMesh:
             )
         return out
 
-    def _extras(self, images: list[np.ndarray], meshes: np.ndarray, mesh_scores: np.ndarray) -> list[dict]:
+    def _extras(self, meshes: np.ndarray, mesh_scores: np.ndarray, rois: list[Crop]) -> list[dict]:
         """What each face carries besides its points: the landmark network's face probability."""
         return [{"mesh_score": float(ms)} for ms in mesh_scores]
 
