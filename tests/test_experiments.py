@@ -43,6 +43,10 @@ def test_harness_on_true_coefficients(tmp_path):
     assert {"alpha", "beta", "pixels", "alpha, sets of 3 (mean)", "alpha, sets of 3 (k-means)"} <= set(
         results.input
     )
+    # the classical baseline beside the pixel ResNet: HOG + SVC on the same folds, every task
+    hog = cv[cv.model == "HOG + SVC (aligned crop)"]
+    assert set(hog.input) == {"HOG"} and set(hog.task) == {"identity", "expression"}
+    assert hog.set_index("task").loc["identity", "accuracy"] > 0.3  # 4 people (chance 0.25): measured 0.50
     # the paper's splits are named; the ones this small set cannot give are said so
     assert "paper: 2975/1925 split (people shared)" in set(results.scheme)
     assert "same split, people disjoint" in set(results.scheme)
