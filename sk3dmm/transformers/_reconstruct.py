@@ -57,25 +57,33 @@ class _Setup:
 class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Face photos to 3D morphable model coefficients.
 
-    ``method="landmarks"`` detects the faces of each photo (MediaPipe by default, see
-    ``detector``), takes one (``faces``: the largest by default) and fits pose, identity and
-    expression to its dense points in batches (:func:`sk3dmm.fitting.fit_shape_and_pose`).
-    Nothing is learnt in ``fit``; per-image results are cached by image content, so
-    cross-validation does not redo them for each fold.
+    By default (``method="blendshapes_prior"``, ``detector="mediapipe_v2"``) it finds the faces
+    of each photo with MediaPipe's Face Landmarker v2, takes one (``faces``: the largest) and
+    fits pose, identity and expression to its dense points in batches
+    (:func:`sk3dmm.fitting.fit_shape_and_pose`), the expression prior centred on the 52
+    blendshape scores MediaPipe's network gives for the face. Nothing is learnt in ``fit``;
+    per-image results are cached by image content, so cross-validation does not redo them for
+    each fold.
 
     Parameters
     ----------
-    method : {"landmarks", "rnet", "rnet_refined"} or a registered name, default="landmarks"
+    method : str, default="blendshapes_prior"
         A name of :data:`sk3dmm.regressors.METHODS` (the regressors it runs in turn;
-        :func:`sk3dmm.regressors.register_method` adds one). ``"landmarks"``: fit the model to the detected landmarks. ``"rnet"``: regress
-        identity and expression with R-Net from the face crop aligned on 5 points (as
-        Deep3DFaceRecon), then fit the pose to the landmarks with that shape.
+        :func:`sk3dmm.regressors.register_method` adds one).
+        ``"blendshapes_prior"``: the landmark fit with the expression prior centred on the
+        detector's blendshape scores (``detector="mediapipe_v2"``; mapped by name onto the
+        model's ARKit-named blendshapes), and on the neutral face for a detector without scores
+        (then it is ``"landmarks"``). The default because it measures best on real photos
+        (``benchmarks/bench_real.py``, README): its ``beta`` classifies posed expressions above
+        HOG + SVM on the same folds and its ``alpha`` identifies people across expression better
+        than any other method's. ``"blendshapes"``: ``beta`` held at the scores, identity and pose
+        fitted. ``"landmarks"``: fit the model to the detected landmarks, priors on the mean
+        face. ``"rnet"``: regress identity and expression with R-Net from the face crop aligned
+        on 5 points (as Deep3DFaceRecon), then fit the pose to the landmarks with that shape.
         ``"rnet_refined"``: R-Net, then the landmark fit with its priors centred on R-Net's
-        coefficients rather than on the mean face (R-Net + dense refinement). On real photos
-        (``benchmarks/bench_rnet_real.py``, MediaPipe) it identifies people across expression
-        best (webmorph rank-1 58.8% vs 35.3% for ``"landmarks"`` and 42.2% for ``"rnet"``)
-        and classifies expressions as well as ``"landmarks"`` (54.2 / 52.4% vs 53.0 / 52.8%,
-        SVC / logistic regression).
+        coefficients (R-Net + dense refinement). ``"rnet_blendshapes"`` and
+        ``"rnet_refined_blendshapes"``: R-Net's identity (refined by the fit in the second) with
+        the scores as ``beta``.
     weights : path, default=None
         R-Net weights for ``method="rnet"``: None uses the embedded R-Net (ICT model); an
         sk3dmm checkpoint or Deep3DFaceRecon's ``epoch_20.pth`` (with ``template=``) otherwise.
@@ -100,16 +108,18 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
-    detector : {"mediapipe", "hog", "cnn", "face_alignment"} or a registered name, default="mediapipe"
+    detector : str, default="mediapipe_v2"
         A name of :data:`sk3dmm.faces.LANDMARKERS` (:func:`sk3dmm.faces.register_landmarker`
-        adds one). dlib's HOG or CNN detector with its 68-point predictor; ``"mediapipe"``: MediaPipe's
-        BlazeFace and 468-point face mesh (embedded, run in torch), to which the embedded ICT
-        model is fitted densely (every mesh point on its vertex, see
-        :func:`sk3dmm.morphable.mediapipe_correspondence`; other models are fitted to its 68
-        iBUG-like points); or the optional face-alignment package when its weights are on disk.
-        MediaPipe is the default because it measures best on real photos: it finds 94.5% of the
-        AFLW2000-3D faces (dlib's HOG 75.4%), its 68 points are as accurate on frontal faces and
-        better beyond 30 degrees of yaw, and it detects 5.6x faster (``benchmarks/bench_real.py``).
+        adds one). ``"mediapipe_v2"``: MediaPipe's Face Landmarker v2 (BlazeFace, the 478-point
+        mesh and the blendshape network; embedded, run in torch, equal to MediaPipe's runtime
+        within 0.003 px and 0.0002 per score), fitted densely on its first 468 points (each on its
+        ICT vertex, :func:`sk3dmm.morphable.mediapipe_correspondence`; the ten iris points are
+        left out); ``"mediapipe"``: v1's BlazeFace and 468-point mesh; dlib's ``"hog"`` or
+        ``"cnn"`` detector with its 68-point predictor; or the optional face-alignment package
+        when its weights are on disk. Other models than ICT are fitted to the mesh's 68 iBUG-like
+        points. MediaPipe finds 94.5% of the AFLW2000-3D faces (dlib's HOG 75.4%), its points are
+        as accurate on frontal faces and better beyond 30 degrees of yaw, and it detects several
+        times faster (``benchmarks/bench_real.py``).
         A photo turned sideways or upside down is searched in its four quarter turns, and the
         face crop is turned by the face's roll (MediaPipe only: dlib's detectors and 68-point
         predictor are made for upright faces, and their points drift beyond about 20 degrees
