@@ -33,7 +33,7 @@ import torch
 
 from .._blendshape_names import BLENDSHAPE_INPUT_POINTS, MEDIAPIPE_BLENDSHAPES
 from .._crop import Crop, sample_opencv
-from ._mediapipe import DATA_DIR, MediaPipeFaceMesh
+from ._mediapipe import DATA_DIR, MediaPipeFaceMesh, MediaPipeLandmarker
 from ._tflite_graph import NativeLayoutGraph
 
 MESH_V2_FILE = "mediapipe_v2_face_landmarks.pt"
@@ -136,21 +136,13 @@ def default_face_landmarker_v2() -> MediaPipeFaceLandmarkerV2:
     return MediaPipeFaceLandmarkerV2()
 
 
-class MediaPipeV2Landmarker:
-    """MediaPipe's Face Landmarker v2 (embedded, in torch): 478 points and 52 blendshape scores.
-
-    Parameters
-    ----------
-    upsample : int, default=1
-        Ignored (BlazeFace sees every photo letterboxed to 128 px).
-    """
+class MediaPipeV2Landmarker(MediaPipeLandmarker):
+    """MediaPipe's Face Landmarker v2 (embedded, in torch): 478 points and 52 blendshape
+    scores; built and called as :class:`~._mediapipe.MediaPipeLandmarker`."""
 
     scheme = "mediapipe478"
     key = "mediapipe-blazeface-short-mesh478-blendshapes52"
     gives_blendshapes = True
-
-    def __init__(self, upsample: int = 1):
-        self.upsample = upsample
 
     def detect(self, image: np.ndarray) -> list:
         """Every face of an RGB uint8 photo with its 478 points and scores, best score first."""
