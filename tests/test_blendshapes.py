@@ -94,3 +94,18 @@ def test_blendshapes_need_the_v2_detector_and_arkit_names():
         Reconstruct3DMM(coef=("alpha", "blendshape_scores"), detector="hog").fit()
     with pytest.raises(ValueError, match="ARKit"):
         blendshape_mapping(["exp_0", "exp_1"])
+
+
+def test_the_default_method_falls_back_to_the_neutral_prior():
+    """blendshapes_prior with a detector without scores, or a model the scores do not name, is
+    the plain dense fit (the prior on the neutral face)."""
+    from sk3dmm.regressors import RegressionSettings
+    from sk3dmm.regressors._blendshapes import OptionalBlendshapeRegressor
+
+    class Unnamed:
+        expression_names = ["exp_0", "exp_1"]
+        n_identity, n_expression, expression_bounds, fingerprint = 3, 2, None, "unnamed"
+
+    regressor = OptionalBlendshapeRegressor(RegressionSettings(model=Unnamed()))
+    assert regressor.mapping is None
+    np.testing.assert_array_equal(regressor._beta(np.ones(52), "mediapipe478"), np.zeros(2))

@@ -53,9 +53,10 @@ class BlendshapeRegressor:
     """``beta`` set from the face's blendshape scores; ``alpha`` (and R-Net's angles and
     features) kept from the regressor before it, or the mean face's.
 
-    With ``required=False`` a face without scores (a detector that gives none) gets the
-    neutral face's ``beta`` instead of an error: a later fit then centres its prior on the
-    neutral face, as ``method="landmarks"`` does."""
+    With ``required=False`` a face without scores (a detector that gives none), or a model
+    whose blendshapes the scores do not name (the Basel model), gets the neutral face's
+    ``beta`` instead of an error: a later fit then centres its prior on the neutral face, as
+    ``method="landmarks"`` does."""
 
     name = "the blendshape scores"
     reads_blendshapes = True
@@ -63,7 +64,12 @@ class BlendshapeRegressor:
     def __init__(self, settings: RegressionSettings, required: bool = True):
         self.settings, self.required = settings, required
         model = settings.model
-        self.mapping = blendshape_mapping(list(model.expression_names)) if required else None
+        try:
+            self.mapping = blendshape_mapping(list(model.expression_names))
+        except ValueError:
+            if required:
+                raise
+            self.mapping = None
         self.key = f"blendshapes|required={required}|{model.fingerprint}"
 
     def __call__(self, items: list[tuple]) -> list[Coefficients]:
@@ -84,9 +90,7 @@ class BlendshapeRegressor:
 
     def _beta(self, scores, scheme: str) -> np.ndarray:
         model = self.settings.model
-        if scores is not None:
-            if self.mapping is None:
-                self.mapping = blendshape_mapping(list(model.expression_names))
+        if scores is not None and self.mapping is not None:
             return np.asarray(scores, dtype=np.float32)[self.mapping]
         if self.required:
             raise ValueError(
