@@ -124,6 +124,12 @@ class Reconstruction:
         ``detector="mediapipe"`` and ``"mediapipe_v2"``.
     n_faces : int, default=1
         Faces the detector found in the photo (one was reconstructed, see ``faces``).
+    found_by : str, default=""
+        Which detector found the face (``"blazeface"``, ``"retinaface"``, ``"photo"`` for the
+        MediaPipe landmarkers and the cascade; ``""`` for dlib and FAN).
+    mesh_score : float, default=nan
+        The mesh network's face probability (MediaPipe landmarkers): a face the cascade kept
+        on RetinaFace's score alone has a low one, and its points are unreliable.
     """
 
     coefficients: dict
@@ -143,6 +149,8 @@ class Reconstruction:
     crop_roll: float = 0.0
     mesh: np.ndarray | None = None
     n_faces: int = 1
+    found_by: str = ""
+    mesh_score: float = float("nan")
 
     @classmethod
     def assemble(cls, detection: Detection, crop: Crop, coefs: Coefficients) -> Reconstruction:
@@ -171,6 +179,8 @@ class Reconstruction:
             crop_roll=crop.rotation,
             mesh=face.mesh,
             n_faces=detection.n_faces,
+            found_by=face.extras.get("found_by", ""),
+            mesh_score=float(face.extras.get("mesh_score", float("nan"))),
         )
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:

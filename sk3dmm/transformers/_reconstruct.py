@@ -507,6 +507,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         frame["detection_score"] = [np.nan if r is None else r.score for r in recons]
         frame["reprojection_error_px"] = [np.nan if r is None else r.reprojection_error for r in recons]
         frame["n_faces"] = pd.array([pd.NA if r is None else r.n_faces for r in recons], dtype="Int64")
+        frame["found_by"] = [None if r is None else r.found_by or None for r in recons]
+        frame["mesh_score"] = [np.nan if r is None else r.mesh_score for r in recons]
         reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
         frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
         return frame

@@ -21,6 +21,9 @@ from .._face import Face
 LANDMARKERS: dict[str, str | Callable] = {
     "mediapipe": "sk3dmm.faces.landmarkers._mediapipe:MediaPipeLandmarker",
     "mediapipe_v2": "sk3dmm.faces.landmarkers._mediapipe_v2:MediaPipeV2Landmarker",
+    "retinaface": "sk3dmm.faces.landmarkers._retinaface:RetinaFaceMeshLandmarker",
+    "cascade": "sk3dmm.faces.landmarkers._retinaface:CascadeLandmarker",
+    "none": "sk3dmm.faces.landmarkers._retinaface:WholePhotoLandmarker",
     "hog": "sk3dmm.faces.landmarkers._dlib:hog_landmarker",
     "cnn": "sk3dmm.faces.landmarkers._dlib:cnn_landmarker",
     "face_alignment": "sk3dmm.faces.landmarkers._face_alignment:FanLandmarker",

@@ -299,26 +299,44 @@ class MediaPipeFaceMesh:
         """Every face of each RGB uint8 photo with its mesh (scheme ``"mediapipe468"``; the
         landmark network's face probability in ``extras["mesh_score"]``), best detector
         score first."""
-        found = self.detect_boxes(images)
+        return self.faces_in(images, self.detect_boxes(images))
+
+    def faces_in(
+        self,
+        images: list[np.ndarray],
+        found: list[list[tuple[np.ndarray, float, np.ndarray]]],
+        found_by: str = "blazeface",
+        min_mesh_score: float | None = None,
+        refine: int | None = None,
+        shown_boxes: list[list[np.ndarray]] | None = None,
+    ) -> list[list[Face]]:
+        """The mesh of each face a detector found: ``found[i]`` lists photo ``i``'s (box, score,
+        keypoints), boxes as BlazeFace draws them and the first two keypoints the eyes (photo
+        left first). ``found_by`` goes to ``extras["found_by"]``; ``min_mesh_score`` and
+        ``refine`` default to the landmarker's; ``shown_boxes`` (as ``found``), the boxes the
+        faces report if not the ones the region was drawn from."""
+        min_mesh_score = self.min_mesh_score if min_mesh_score is None else min_mesh_score
         flat = [(i, f) for i, faces in enumerate(found) for f in faces]
+        shown = [b for boxes in shown_boxes for b in boxes] if shown_boxes else [f[0] for _, f in flat]
         rois = [self.roi(box, pts, self.mesh_size) for _, (box, _, pts) in flat]
         crops_of = [images[i] for i, _ in flat]
         meshes, mesh_scores = self.landmarks(crops_of, rois)
-        for _ in range(self.refine):
-            meshes, mesh_scores = self.landmarks(crops_of, [self.roi_from_mesh(m) for m in meshes])
+        for _ in range(self.refine if refine is None else refine):
+            rois = [self.roi_from_mesh(m) for m in meshes]
+            meshes, mesh_scores = self.landmarks(crops_of, rois)
         extras = self._extras(meshes, mesh_scores, rois)
         out: list[list[Face]] = [[] for _ in images]
-        for (i, (box, score, pts)), mesh, ms, extra in zip(flat, meshes, mesh_scores, extras):
-            if ms < self.min_mesh_score:
+        for (i, (_, score, pts)), box, mesh, ms, extra in zip(flat, shown, meshes, mesh_scores, extras):
+            if ms < min_mesh_score:
                 continue
             out[i].append(
                 Face(
-                    box=box.astype(np.float32),
+                    box=np.asarray(box, dtype=np.float32),
                     score=score,
                     points=mesh.astype(np.float32),
                     scheme=self.scheme,
-                    keypoints=pts.astype(np.float32),
-                    extras=extra,
+                    keypoints=np.asarray(pts, dtype=np.float32),
+                    extras={**extra, "found_by": found_by},
                 )
             )
         return out

@@ -1,0 +1,130 @@
+"""Faces for MediaPipe v2's mesh from other sources than BlazeFace: RetinaFace's boxes
+(``detector="retinaface"``), BlazeFace then RetinaFace where it found nothing
+(``detector="cascade"``), and the whole photo for photos known to hold one face
+(``detector="none"``).
+
+BlazeFace, made for faces near the camera and facing it, misses or misplaces many half and full
+profiles; RetinaFace (:mod:`sk3dmm.faces._retinaface`, trained on WIDER FACE) finds them. The
+mesh network reads a region drawn from a BlazeFace-like box, so a RetinaFace box is first turned
+into one: on 140 CC BY webmorph portraits (not the evaluation pairs) BlazeFace's square side is
+0.885 x RetinaFace's box height (sd 0.04; the width varies twice as much and shrinks on
+profiles) and its centre 0.025 heights lower; the first two keypoints (the eyes) agree within
+5% of the box width, so the region turns with the face as for BlazeFace. Every face says in
+``extras["found_by"]`` which source found it (``"blazeface"``, ``"retinaface"``, ``"photo"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from .._face import Face
+from .._retinaface import RetinaFace
+from ._mediapipe import MediaPipeLandmarker
+from ._mediapipe_v2 import MediaPipeFaceLandmarkerV2, default_face_landmarker_v2
+
+BLAZEFACE_SIDE_PER_HEIGHT = 0.885
+BLAZEFACE_CENTRE_DROP = 0.025  # heights
+RETINAFACE_LONG_SIDE = 320  # AFLW2000-3D beyond 60 deg: 14.8% NME at 320 px, 15.7% at 640 (450 px photos)
+MIN_MESH_SCORE = 0.05  # a RetinaFace face is kept if its mesh says face with this probability...
+KEEP_SCORE = (
+    0.6  # ...or RetinaFace this sure (its authors' display threshold): profiles the mesh was not made for
+)
+
+
+def blazeface_like(
+    found: list[tuple[np.ndarray, float, np.ndarray]],
+) -> list[tuple[np.ndarray, float, np.ndarray]]:
+    """RetinaFace's (box, score, 5 keypoints) as the square box BlazeFace would draw."""
+    out = []
+    for box, score, points in found:
+        height = box[3] - box[1]
+        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + BLAZEFACE_CENTRE_DROP * height])
+        half = BLAZEFACE_SIDE_PER_HEIGHT * height / 2
+        out.append((np.r_[centre - half, centre + half], score, points))
+    return out
+
+
+def retinaface_faces(
+    mesh: MediaPipeFaceLandmarkerV2,
+    retinaface: RetinaFace,
+    images: list[np.ndarray],
+    min_mesh_score: float = MIN_MESH_SCORE,
+    keep_score: float = KEEP_SCORE,
+) -> list[list[Face]]:
+    """The mesh on RetinaFace's faces of each photo (``Face.box``: RetinaFace's own box), kept
+    where the mesh's face probability is at least ``min_mesh_score`` or RetinaFace's score at
+    least ``keep_score``."""
+    found = retinaface.detect_boxes(images)
+    like = [blazeface_like(f) for f in found]
+    shown = [[b for b, _, _ in f] for f in found]
+    faces = mesh.faces_in(images, like, "retinaface", 0.0, shown_boxes=shown)
+    return [
+        [f for f in fs if f.extras["mesh_score"] >= min_mesh_score or f.score >= keep_score] for fs in faces
+    ]
+
+
+class RetinaFaceMeshLandmarker(MediaPipeLandmarker):
+    """RetinaFace MobileNet-0.25 (on the photo at 320 px long side) for the boxes, MediaPipe
+    v2's 478-point mesh and blendshape scores in them (scheme ``"mediapipe478"``). A face is
+    kept where the mesh's face probability is at least 0.05 or RetinaFace's score at least 0.6:
+    on profiles the mesh network often says "no face" where there is one (then its points are
+    unreliable: ``extras["mesh_score"]`` says so).
+
+    Parameters
+    ----------
+    upsample : int, default=1
+        Ignored.
+    """
+
+    scheme = "mediapipe478"
+    key = f"retinaface-mnet025-{RETINAFACE_LONG_SIDE}|mesh478-blendshapes52|keep{MIN_MESH_SCORE}|{KEEP_SCORE}"
+    gives_blendshapes = True
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face of an RGB uint8 photo, best RetinaFace score first."""
+        return retinaface_faces(default_face_landmarker_v2(), _retinaface(), [image])[0]
+
+
+class CascadeLandmarker(RetinaFaceMeshLandmarker):
+    """BlazeFace and MediaPipe v2's mesh (exactly ``detector="mediapipe_v2"``); where they keep
+    no face, RetinaFace's boxes and the same mesh. Finds what either finds, at BlazeFace's cost
+    on the photos BlazeFace handles."""
+
+    key = f"cascade|blazeface+mesh478-blendshapes52|{RetinaFaceMeshLandmarker.key}"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face of an RGB uint8 photo (``extras["found_by"]`` says which detector)."""
+        faces = default_face_landmarker_v2().detect([image])[0]
+        return faces or super().detect(image)
+
+
+class WholePhotoLandmarker(MediaPipeLandmarker):
+    """No detection: the photo is taken to be one face (a passport-style or pre-cropped
+    portrait). The mesh reads the whole photo, then twice the region its own points span
+    (MediaPipe's tracking step), so the face need not fill the photo; a photo whose mesh
+    says "no face" (probability under 0.05) has no face. ``Face.box`` is the whole photo."""
+
+    scheme = "mediapipe478"
+    key = "photo|mesh478-blendshapes52|refine2|score0.05"
+    gives_blendshapes = True
+    min_mesh_score = 0.05
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """The photo's one face, or none."""
+        h, w = image.shape[:2]
+        side = max(h, w) / 1.5  # the mesh's region is 1.5 x the box: the whole photo
+        centre = np.array([w / 2, h / 2])
+        eyes = centre + np.array([[-1.0, 0.0], [1.0, 0.0]])  # level
+        box = np.r_[centre - side / 2, centre + side / 2]
+        whole = np.array([0, 0, w, h], dtype=np.float64)
+        mesh = default_face_landmarker_v2()
+        faces = mesh.faces_in([image], [[(box, 1.0, eyes)]], "photo", self.min_mesh_score, 2, [[whole]])[0]
+        return [replace(f, keypoints=None) for f in faces]
+
+
+@lru_cache(maxsize=1)
+def _retinaface() -> RetinaFace:
+    return RetinaFace(long_side=RETINAFACE_LONG_SIDE)
