@@ -91,11 +91,17 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
     gt, pose_gt, norm, in_range = aflw_truth(files)
     yaw = np.abs(pose_gt[:, 1])
     bins = [(0, 30), (30, 60), (60, 1e9)]
-    rows, data, seconds = [], {}, {}
+    rows, data, seconds, fine_rows = [], {}, {}, []
+    fine = [(lo, lo + 15) for lo in range(0, 90, 15)]
+    fine[-1] = (75, 1e9)
     for det, meth in configurations(detectors, methods):
         recs, sec = reconstruct(files, det, meth, n_jobs)
         seconds[f"{det}/{meth}"] = sec
         found = np.array([r is not None for r in recs])
+        found_by = {}
+        for r in recs:
+            if r is not None and r.found_by:
+                found_by[r.found_by] = found_by.get(r.found_by, 0) + 1
         variants = [("fit", lambda r: r.fitted_landmarks)]
         if meth == methods[0]:
             variants.insert(0, ("detector's 68", lambda r: r.landmarks))
@@ -122,7 +128,18 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
                 pose = f"{mae[1]:.2f} / {mae[0]:.2f} / {mae[2]:.2f} ({mae.mean():.2f})"
             else:
                 pose = "-"
+            entry["found_by"] = found_by
             data[name] = entry
+            if label == "fit":
+                fine_found = [100 * found[(yaw >= lo) & (yaw < hi)].mean() for lo, hi in fine]
+                fine_nme = [np.nanmean(nme[found & (yaw >= lo) & (yaw < hi)]) for lo, hi in fine]
+                entry["fine_bins"] = {"found": fine_found, "nme": [float(v) for v in fine_nme]}
+                by = ", ".join(f"{k} {v}" for k, v in sorted(found_by.items())) or "-"
+                fine_rows.append(
+                    f"| {name} | "
+                    + " | ".join(f"{f:.0f}% / {n:.2f}" for f, n in zip(fine_found, fine_nme))
+                    + f" | {by} |"
+                )
             rows.append(
                 f"| {name} | {100 * found.mean():.1f}% ({' / '.join(f'{100 * v:.0f}' for v in det_by_bin)}) | "
                 f"{' / '.join(f'{v:.2f}' for v in by_bin)} | **{np.mean(by_bin):.2f}** | {pose} |"
@@ -136,6 +153,14 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
         *rows,
         "",
         PUBLISHED,
+        "",
+        "By 15 deg of absolute yaw (photos: "
+        + " / ".join(str(int(((yaw >= lo) & (yaw < hi)).sum())) for lo, hi in fine)
+        + "): face found / 68-point NME % of the fit",
+        "",
+        "| detector / method | " + " | ".join(f"{lo}-{min(hi, 90):.0f}" for lo, hi in fine) + " | found by |",
+        "|---|" + "---|" * len(fine) + "---|",
+        *fine_rows,
     ]
     return "\n".join(lines), data, seconds
 
@@ -191,7 +216,9 @@ def expressions(folder: Path, detectors, methods, n_jobs):
         if picked[0].coefficients.get("blendshape_scores") is not None:  # MediaPipe v2's own outputs, raw
             scores = np.stack([r.coefficients["blendshape_scores"] for r in picked])
             mesh = np.stack([r.mesh[:, :2] for r in picked])
-            mesh = ((mesh - mesh.mean(1, keepdims=True)) / mesh.std(axis=(1, 2), keepdims=True)).reshape(len(mesh), -1)
+            mesh = ((mesh - mesh.mean(1, keepdims=True)) / mesh.std(axis=(1, 2), keepdims=True)).reshape(
+                len(mesh), -1
+            )
             for key, label, feats in (
                 ("blendshape scores raw", f"{det}'s 52 blendshape scores, raw (reference)", scores),
                 ("478 points raw", f"{det}'s 478 points, raw (centred, scaled; reference)", mesh),
@@ -312,9 +339,18 @@ def identity(folder: Path, detectors, methods, n_jobs):
     return "\n".join(lines), data, seconds
 
 
-def detection_speed(paths, detectors, repeats: int = 1):
-    """Detection (+ landmarks) alone, ms per photo, one photo at a time in this process."""
+def detection_speed(paths, detectors, repeats: int = 1, long_side: int | None = None):
+    """Detection (+ landmarks) alone, ms per photo, one photo at a time in this process
+    (``long_side``: the photos resized to this long side first)."""
     images = [load_image(p) for p in paths]
+    if long_side:
+        from PIL import Image
+
+        images = [
+            np.asarray(Image.fromarray(im).resize((round(im.shape[1] * long_side / max(im.shape[:2])),
+                                                    round(im.shape[0] * long_side / max(im.shape[:2]))), Image.BILINEAR))
+            for im in images
+        ]  # fmt: skip
     out = {}
     for det in detectors:
         detect_faces(images[0], det)  # load the model
@@ -345,15 +381,24 @@ def main() -> None:
     p.add_argument("--aflw2000")
     p.add_argument("--expressions")
     p.add_argument("--webmorph")
-    p.add_argument("--detectors", nargs="+", default=["hog", "mediapipe", "mediapipe_v2"])
     p.add_argument(
-        "--methods", nargs="+", default=["landmarks", "rnet", "blendshapes", "blendshapes_prior", "rnet_blendshapes"]
+        "--detectors",
+        nargs="+",
+        default=["hog", "mediapipe", "mediapipe_v2", "retinaface", "cascade", "none"],
+    )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["landmarks", "rnet", "blendshapes", "blendshapes_prior", "rnet_blendshapes"],
     )
     p.add_argument("--limit", type=int, default=None, help="first N AFLW2000-3D photos")
     p.add_argument("--n-jobs", type=int, default=None)
     p.add_argument("--speed-photos", type=int, default=100, help="photos timed for detection speed")
+    p.add_argument("--speed-long-side", type=int, default=640, help="photos resized to this long side for it")
     p.add_argument("--out", default="results/real")
-    p.add_argument("--cache", default=None, help="a folder: reuse detections and R-Net across methods and runs")
+    p.add_argument(
+        "--cache", default=None, help="a folder: reuse detections and R-Net across methods and runs"
+    )
     args = p.parse_args()
     global CACHE
     CACHE = args.cache or False
@@ -370,13 +415,14 @@ def main() -> None:
         data["aflw2000"] = {"results": d, "seconds_per_photo": sec}
         write_report(args.out, "real", "\n\n".join(sections), data)
         paths = sorted(Path(args.aflw2000).glob("image*.jpg"))[: args.speed_photos]
-        ms = detection_speed(paths, args.detectors)
+        ms = detection_speed(paths, args.detectors, long_side=args.speed_long_side)
         data["detection_ms"] = ms
         if CACHE:  # the AFLW2000-3D runs reused stages: time end to end again, uncached
             sec = end_to_end(paths, configurations(args.detectors, args.methods), args.n_jobs)
         data["end_to_end_ms"] = {k: 1000 * v for k, v in sec.items()}
         sections.append(
-            f"Speed ({len(paths)} AFLW2000-3D photos, 450 x 450; detection one photo at a time, "
+            f"Speed ({len(paths)} AFLW2000-3D photos; detection one photo at a time at "
+            f"{args.speed_long_side} x {args.speed_long_side} px, "
             "Reconstruct3DMM in its batches, no cache): detection + landmarks "
             + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items())
             + "; Reconstruct3DMM end to end per photo: "

@@ -505,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the detector's points of each photo, as a table",
         description="Reconstruct each photo and write the points its fit used, one row per "
         "photo and point (a long table): path, point, x, y, z, reason. x, y are the photo's pixels; "
-        "--detector mediapipe (default) gives its 468-point face mesh with z its relative depth "
+        "the MediaPipe detectors (the default cascade, mediapipe_v2, retinaface, none: 478 points; "
+        "mediapipe: 468) give their face mesh with z its relative depth "
         "(pixels, smaller is nearer), the dlib detectors 68 points with z empty. A failed "
         "photo has one row, with empty point and coordinates and its reason.\n\n"
         "  sk3dmm points photos/ --out points.csv",

@@ -115,7 +115,7 @@ def reconstruct(
     n_jobs=None,
     progress=True,
     method="blendshapes_prior",
-    detector="mediapipe_v2",
+    detector="cascade",
 ) -> FaceSet:
     """Coefficients of every photo (``method`` of Reconstruct3DMM); photos without a detected
     face are dropped (the count is kept in ``extra``)."""
@@ -385,7 +385,7 @@ def synthetic_faceset(
     progress: bool,
     n_jobs=None,
     method: str = "blendshapes_prior",
-    detector: str = "mediapipe_v2",
+    detector: str = "cascade",
 ) -> FaceSet:
     from .datasets import make_synthetic_faces
 
@@ -410,7 +410,7 @@ def synthetic_faceset(
 
 
 def kdef_faceset(
-    root, angles, n_jobs=None, progress=True, method="blendshapes_prior", detector="mediapipe_v2"
+    root, angles, n_jobs=None, progress=True, method="blendshapes_prior", detector="cascade"
 ) -> FaceSet:
     from .datasets import load_kdef
 
@@ -428,7 +428,7 @@ def kdef_faceset(
 
 
 def fei_faceset(
-    root, gender, n_jobs=None, progress=True, method="blendshapes_prior", detector="mediapipe_v2"
+    root, gender, n_jobs=None, progress=True, method="blendshapes_prior", detector="cascade"
 ) -> FaceSet:
     from .datasets import load_fei
 

@@ -87,11 +87,12 @@ def test_bad_input_matrix_on_both_methods(matrix, method):
 
 
 def test_raise_stops_at_the_first_failure_without_doing_the_rest(astronaut, monkeypatch):
-    from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
+    from sk3dmm.faces.landmarkers import landmarker_factory
 
+    default = landmarker_factory(Reconstruct3DMM().detector)
     calls = []
-    real = MediaPipeV2Landmarker.detect
-    monkeypatch.setattr(MediaPipeV2Landmarker, "detect", lambda self, im: calls.append(1) or real(self, im))
+    real = default.detect
+    monkeypatch.setattr(default, "detect", lambda self, im: calls.append(1) or real(self, im))
     photos = [np.full((100, 100, 3), 90, np.uint8), "nowhere.jpg"] + [astronaut] * 5
     with pytest.raises(FaceNotFoundError, match=r"^sample 0: no face detected"):
         Reconstruct3DMM(on_error="raise", cache=False).fit_transform(photos)

@@ -10,10 +10,12 @@ import torch
 
 import sk3dmm.regressors._dense_fit as dense_fit_module
 from sk3dmm import Reconstruct3DMM, ReconstructionError
-from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
+from sk3dmm.faces.landmarkers import landmarker_factory
 from sk3dmm.nets._rnet import RNet
 
 POISONED = 1  # the photo that fails, in a batch of three
+
+DefaultLandmarker = landmarker_factory(Reconstruct3DMM().detector)  # the default detector's class
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def _check(est, photos, clean, reason):
 
 
 def test_a_detector_crash_fails_only_its_photo(photos, clean_rows, monkeypatch):
-    detect = MediaPipeV2Landmarker.detect
+    detect = DefaultLandmarker.detect
     bad_shape = photos[POISONED].shape
 
     def crashing(self, image):
@@ -51,7 +53,7 @@ def test_a_detector_crash_fails_only_its_photo(photos, clean_rows, monkeypatch):
             raise RuntimeError("simulated detector crash")
         return detect(self, image)
 
-    monkeypatch.setattr(MediaPipeV2Landmarker, "detect", crashing)
+    monkeypatch.setattr(DefaultLandmarker, "detect", crashing)
     est = Reconstruct3DMM(on_error="nan", cache=False)
     _check(est, photos, clean_rows["blendshapes_prior"], "detection failed (RuntimeError: simulated detector crash)")
 

@@ -66,15 +66,17 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
     clear_cache()  # a new process: nothing in memory, all on disk
     disk = DiskCache(folder)
     key_count = sum(1 for _ in folder.rglob("*.pkl"))
-    from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
+    from sk3dmm.faces.landmarkers import landmarker_factory
+
+    DefaultLandmarker = landmarker_factory(Reconstruct3DMM().detector)
 
     calls = []
-    real = MediaPipeV2Landmarker.detect
-    MediaPipeV2Landmarker.detect = lambda self, im: calls.append(1) or real(self, im)
+    real = DefaultLandmarker.detect
+    DefaultLandmarker.detect = lambda self, im: calls.append(1) or real(self, im)
     try:
         again = Reconstruct3DMM(coef="beta", cache=folder).fit_transform(face_photos[:4])
     finally:
-        MediaPipeV2Landmarker.detect = real
+        DefaultLandmarker.detect = real
     assert calls == [] and key_count == 16 and disk.misses == 0
     np.testing.assert_array_equal(first, again)
     # a corrupt entry is a miss, recomputed and rewritten

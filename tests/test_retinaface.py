@@ -171,3 +171,14 @@ def test_reconstruct_reports_which_detector_found_the_face(astronaut):
     assert (frame["mesh_score"] > 0.9).all()
     frame = Reconstruct3DMM(detector="none", coef="beta").to_frame([astronaut[0:300, 80:380]])
     assert frame["found_by"].tolist() == ["photo"]
+
+
+def test_the_default_cascade_gives_full_profiles_a_face():
+    from sk3dmm import Reconstruct3DMM
+    from sk3dmm.datasets import make_synthetic_faces
+
+    assert Reconstruct3DMM().detector == "cascade"
+    faces = make_synthetic_faces(2, image_size=256, expressions=("NE",), angles=("FL", "FR"), random_state=0)
+    assert not any(detect_faces(im, "mediapipe_v2") for im in faces.images)  # BlazeFace + mesh: none
+    found = [detect_faces(im, "cascade") for im in faces.images]
+    assert all(len(f) == 1 and f[0].extras["found_by"] == "retinaface" for f in found)

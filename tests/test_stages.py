@@ -10,7 +10,7 @@ import pytest
 import sk3dmm
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.faces import LANDMARKERS, get_landmarker, register_landmarker
-from sk3dmm.faces.landmarkers._mediapipe_v2 import MediaPipeV2Landmarker
+from sk3dmm.faces.landmarkers import landmarker_factory
 from sk3dmm.nets import RNet
 from sk3dmm.regressors import METHODS, REGRESSORS, register_method
 
@@ -24,6 +24,8 @@ PATH_MODULES = [  # the photo -> coefficients path
     PACKAGE / "transformers" / "_reconstruct.py",
 ]
 REGISTRIES = {PACKAGE / "regressors" / "__init__.py", PACKAGE / "faces" / "landmarkers" / "__init__.py"}
+
+DefaultLandmarker = landmarker_factory(Reconstruct3DMM().detector)  # the default detector's class
 
 
 def _counting(monkeypatch, cls, attribute):
@@ -47,7 +49,7 @@ def test_a_fitting_setting_change_reuses_detections_crops_and_r_net(face_photos,
 
     clear_cache()
     photos = face_photos[:4]
-    detects = _counting(monkeypatch, MediaPipeV2Landmarker, "detect")
+    detects = _counting(monkeypatch, DefaultLandmarker, "detect")
     nets = _counting(monkeypatch, RNet, "predict_with_features")
     first = Reconstruct3DMM(method="rnet_refined", n_iter=4)
     a = first.fit_transform(photos)
@@ -89,7 +91,7 @@ def test_a_new_landmarker_is_one_module_and_one_registry_line(astronaut):
 
 
 def test_unknown_names_list_the_registered_ones(astronaut):
-    with pytest.raises(ValueError, match=r"unknown detector 'nope'; registered: \['cnn', 'face_alignment'"):
+    with pytest.raises(ValueError, match=r"unknown detector 'nope'; registered: \['cascade', 'cnn', 'face_alignment'"):
         Reconstruct3DMM(detector="nope").fit()
     with pytest.raises(ValueError, match=r"unknown method 'nope'; registered: \[.*'landmarks', 'rnet'"):
         Reconstruct3DMM(method="nope").fit()

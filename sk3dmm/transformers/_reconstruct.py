@@ -57,8 +57,9 @@ class _Setup:
 class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Face photos to 3D morphable model coefficients.
 
-    By default (``method="blendshapes_prior"``, ``detector="mediapipe_v2"``) it finds the faces
-    of each photo with MediaPipe's Face Landmarker v2, takes one (``faces``: the largest) and
+    By default (``method="blendshapes_prior"``, ``detector="cascade"``) it finds the faces
+    of each photo with MediaPipe's Face Landmarker v2 (RetinaFace's boxes where BlazeFace finds
+    none: half and full profiles), takes one (``faces``: the largest) and
     fits pose, identity and expression to its dense points in batches
     (:func:`sk3dmm.fitting.fit_shape_and_pose`), the expression prior centred on the 52
     blendshape scores MediaPipe's network gives for the face. Nothing is learnt in ``fit``;
@@ -108,9 +109,17 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     model : None, path or MorphableModel, default=None
         None: the embedded ICT-FaceKit model (100 identity modes, 53 blendshapes).
         A ``BFM_model_front.mat`` path: Deep3DFaceRecon's Basel model (80 / 64).
-    detector : str, default="mediapipe_v2"
+    detector : str, default="cascade"
         A name of :data:`sk3dmm.faces.LANDMARKERS` (:func:`sk3dmm.faces.register_landmarker`
-        adds one). ``"mediapipe_v2"``: MediaPipe's Face Landmarker v2 (BlazeFace, the 478-point
+        adds one). ``"cascade"``: ``"mediapipe_v2"`` and, for a photo where it keeps no face,
+        RetinaFace MobileNet-0.25's boxes (embedded, MIT; trained on WIDER FACE, so it finds
+        half and full profiles) with the same mesh and scores: 99.9% of AFLW2000-3D's faces
+        against 90.1% (100% against 50% beyond 60 degrees of yaw), the same rows wherever
+        BlazeFace finds the face. ``to_frame``'s ``found_by`` column says which detector found
+        it, ``mesh_score`` how sure the mesh network is (below 0.05 the face was kept on
+        RetinaFace's score alone and its points are unreliable). ``"retinaface"``: RetinaFace's
+        boxes for every photo. ``"none"``: no detection, each photo taken as one face (passport-
+        style or pre-cropped portraits; the mesh finds the face in it). ``"mediapipe_v2"``: MediaPipe's Face Landmarker v2 (BlazeFace, the 478-point
         mesh and the blendshape network; embedded, run in torch, equal to MediaPipe's runtime
         within 0.003 px and 0.0002 per score), fitted densely on its first 468 points (each on its
         ICT vertex, :func:`sk3dmm.morphable.mediapipe_correspondence`; the ten iris points are
@@ -246,7 +255,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         fine_tune_weights=None,
         coef=("alpha", "beta"),
         model=None,
-        detector="mediapipe_v2",
+        detector="cascade",
         upsample=1,
         faces="largest",
         max_pixels=2_000_000,
