@@ -182,3 +182,9 @@ def test_the_default_cascade_gives_full_profiles_a_face():
     assert not any(detect_faces(im, "mediapipe_v2") for im in faces.images)  # BlazeFace + mesh: none
     found = [detect_faces(im, "cascade") for im in faces.images]
     assert all(len(f) == 1 and f[0].extras["found_by"] == "retinaface" for f in found)
+
+
+def test_retinaface_faces_carry_its_five_keypoints(astronaut):
+    face = detect_faces(astronaut, "retinaface")[0]
+    rf = RetinaFace(long_side=cascade_module.RETINAFACE_LONG_SIDE).detect_boxes([astronaut])[0][0]
+    np.testing.assert_allclose(face.keypoints, rf[2], atol=1e-3)

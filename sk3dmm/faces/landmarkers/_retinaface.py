@@ -73,8 +73,10 @@ def retinaface_faces(
     shown = [[b for b, _, _ in f] for f in found]
     faces = mesh.faces_in(images, like, "retinaface", 0.0, shown_boxes=shown)
     return [
-        [f for f in fs if f.extras["mesh_score"] >= min_mesh_score or f.score >= keep_score] for fs in faces
-    ]
+        [replace(face, keypoints=k.astype(np.float32)) for face, (_, _, k) in zip(fs, f)
+         if face.extras["mesh_score"] >= min_mesh_score or face.score >= keep_score]
+        for fs, f in zip(faces, found)
+    ]  # fmt: skip
 
 
 class RetinaFaceMeshLandmarker(MediaPipeLandmarker):
