@@ -19,6 +19,7 @@ from skimage.data import astronaut
 import sk3dmm
 from sk3dmm import Reconstruct3DMM, SetAggregator
 from sk3dmm.faces import detect_faces
+from sk3dmm.faces._retinaface import RetinaFace
 
 source = Path(sys.argv[1]).resolve()
 installed = Path(sk3dmm.__file__).resolve().parent
@@ -32,7 +33,7 @@ print(f"all {len(shipped)} embedded files installed")
 
 photo = astronaut()
 photos = [photo, photo[:, ::-1].copy(), photo[20:480, 10:500].copy()]
-for detector in ("mediapipe", "mediapipe_v2", "hog", "cnn"):
+for detector in ("mediapipe", "mediapipe_v2", "retinaface", "cascade", "hog", "cnn"):
     faces = detect_faces(photo, detector)
     assert faces and faces[0].landmarks.shape == (68, 2), detector
     print(f"{detector} detector + landmarks: ok")
@@ -40,7 +41,12 @@ assert detect_faces(photo, "mediapipe")[0].mesh.shape == (468, 3)
 v2 = detect_faces(photo, "mediapipe_v2")[0]
 assert v2.mesh.shape == (478, 3) and v2.extras["blendshape_scores"].shape == (52,)
 assert 0.5 < v2.extras["blendshape_scores"][44] <= 1.0, "mouthSmileLeft of a smiling astronaut"
-for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("blendshapes", "mediapipe_v2")):
+(box, score, keypoints), = RetinaFace().detect_boxes([photo])[0]
+assert score > 0.99 and keypoints.shape == (5, 2), "RetinaFace on the astronaut"
+assert detect_faces(photo, "retinaface")[0].extras["found_by"] == "retinaface"
+assert detect_faces(photo[0:300, 80:380].copy(), "none")[0].extras["found_by"] == "photo"
+print("RetinaFace (embedded weights) and the whole-photo mode: ok")
+for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("blendshapes", "mediapipe_v2"), ("blendshapes_prior", "cascade")):
     coefs = Reconstruct3DMM(method=method, detector=detector).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
     print(f"Reconstruct3DMM(method={method!r}, detector={detector!r}): ok")

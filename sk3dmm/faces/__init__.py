@@ -1,12 +1,13 @@
 """Images in, faces out: reading photos, the landmarkers (MediaPipe's 468-point mesh, dlib's 68
-points, MediaPipe v2's 478 points and blendshape scores; :mod:`sk3dmm.faces.landmarkers`), the
-one face record and the crops."""
+points, MediaPipe v2's 478 points and blendshape scores, on BlazeFace's or RetinaFace's boxes;
+:mod:`sk3dmm.faces.landmarkers`), the RetinaFace detector, the one face record and the crops."""
 
 from ._alignment import align_crop, crop_affine, eye_line_angle, five_points, pos_fit, rotate_points
 from ._blendshape_names import MEDIAPIPE_BLENDSHAPES
 from ._crop import Crop, downscaled, five_point_crop, sample_bilinear, sample_opencv
 from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face, largest_face
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
+from ._retinaface import RetinaFace
 from .landmarkers import LANDMARKERS, detect_faces, get_landmarker, models_dir, register_landmarker
 from .landmarkers._mediapipe import MediaPipeFaceMesh
 from .landmarkers._mediapipe_v2 import MediaPipeFaceLandmarkerV2
@@ -26,6 +27,7 @@ __all__ = [
     "MediaPipeFaceLandmarkerV2",
     "MediaPipeFaceMesh",
     "MeshDetection",
+    "RetinaFace",
     "Scheme",
     "align_crop",
     "as_image_list",

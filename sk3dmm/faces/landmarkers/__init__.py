@@ -87,7 +87,10 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1) ->
         ``"mediapipe"``: MediaPipe's BlazeFace and 468-point face mesh (embedded, in torch,
         5.6x faster than HOG on AFLW2000-3D; ``upsample`` is ignored); ``"mediapipe_v2"``:
         MediaPipe's Face Landmarker v2 (478 points and 52 blendshape scores in
-        ``Face.extras["blendshape_scores"]``); ``"face_alignment"``:
+        ``Face.extras["blendshape_scores"]``); ``"cascade"`` (the default of ``Reconstruct3DMM``):
+        ``"mediapipe_v2"``, and RetinaFace's boxes with the same mesh where it keeps no face;
+        ``"retinaface"``: RetinaFace's boxes for every photo; ``"none"``: the whole photo as
+        one face; ``Face.extras["found_by"]`` names the detector; ``"face_alignment"``:
         the optional face-alignment package (S3FD + FAN) when its weights are already cached.
     upsample : int
         Times to upsample before detecting (finds smaller faces, costs time).
