@@ -23,6 +23,7 @@ import json
 import logging
 import platform
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def reconstruct(
             "photos": len(frame),
             "reconstructed": int(ok.sum()),
             "detection_rate": rate,
+            "found_by": dict(Counter(r.found_by for r in recons if r.found_by)),
             "method": method,
             "reconstructions": recons,
             "feature_names": est.feature_names_out_,
@@ -377,6 +379,17 @@ def kmeans_identity(data: FaceSet, seed: int) -> dict:
     return {"k": k, "adjusted_rand_index": float(adjusted_rand_score(y, labels))}
 
 
+def _detection_summary(extra: dict) -> str:
+    """``" (by angle: FL 100%, ...; found by blazeface 210, retinaface 140)"`` or ``""``."""
+    parts = []
+    rate = extra.get("detection_rate", {})
+    if rate and "all" not in rate:
+        parts.append("by angle: " + ", ".join(f"{a} {100 * v:.0f}%" for a, v in rate.items()))
+    if extra.get("found_by"):
+        parts.append("found by " + ", ".join(f"{k} {v}" for k, v in sorted(extra["found_by"].items())))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def synthetic_faceset(
     n_identities: int,
     image_size: int,
@@ -508,7 +521,8 @@ def run_experiments(
     md = [
         "# sk3dmm experiments",
         "",
-        f"Data: {data.description}; {data.extra['reconstructed']} of {data.extra['photos']} photos reconstructed.",
+        f"Data: {data.description}; {data.extra['reconstructed']} of {data.extra['photos']} photos reconstructed"
+        f"{_detection_summary(data.extra)}.",
         f"Hardware: {hardware}. Classification took {minutes:.1f} min.",
         "",
         _markdown(results),

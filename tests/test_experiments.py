@@ -96,3 +96,11 @@ def test_people_disjoint_folds_pass_people_to_the_early_stopping(monkeypatch):
     assert seen[0] is None  # people shared: a hold-out of random photos
     assert all(g is not None and len(g) >= 2 for g in seen[1:])  # people disjoint: people held out
     assert len(seen) == 1 + 1 + 2  # paper split, people-disjoint split, 2 folds
+
+
+def test_the_report_says_how_many_photos_got_a_face_by_angle():
+    from sk3dmm.experiments import _detection_summary
+
+    extra = {"detection_rate": {"FL": 1.0, "S": 0.5}, "found_by": {"retinaface": 3, "blazeface": 7}}
+    assert _detection_summary(extra) == " (by angle: FL 100%, S 50%; found by blazeface 7, retinaface 3)"
+    assert _detection_summary({"detection_rate": {"all": 1.0}}) == ""
