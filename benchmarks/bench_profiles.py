@@ -91,8 +91,7 @@ def far_side(faces) -> tuple[list[str], dict]:
 def rnet_on_profiles(folder: Path) -> tuple[list[str], dict]:
     from sk3dmm.morphable import load_ict_model
     from sk3dmm.nets import load_rnet
-    from sk3dmm.nets._rnet_io import to_input
-    from sk3dmm.regressors._dense_fit import photo_angles
+    from sk3dmm.regressors import photo_angles
 
     files = sorted(folder.glob("image*.jpg"))
     truth = {f: np.rad2deg(scipy.io.loadmat(f.with_suffix(".mat"))["Pose_Para"][0, :3]) for f in files}
@@ -113,7 +112,8 @@ def rnet_on_profiles(folder: Path) -> tuple[list[str], dict]:
         points[[36, 39]], points[[42, 45]], points[30], points[48], points[54] = k[0], k[1], k[2], k[3], k[4]
         crop = five_point_crop(image, points, spec)
         with torch.no_grad():
-            coefs, _ = bundle.net.predict_with_features(to_input(np.array(crop.pixels)[None], "cpu"))
+            pixels = torch.from_numpy(np.array(crop.pixels)).permute(2, 0, 1)[None].float() / 255.0
+            coefs, _ = bundle.net.predict_with_features(pixels)
         angles = np.rad2deg(bundle.net.split(coefs.float())["angle"].numpy())
         ours = photo_angles(angles, np.array([crop.rotation]))[0]
         to_aflw = [1, 0, 2]  # (yaw, pitch, roll) -> AFLW's (pitch, yaw, roll), opposite signs

@@ -97,6 +97,14 @@ def build_regressors(method: str, settings: RegressionSettings) -> tuple[Regress
     return tuple(regressor_factory(r)(settings) for r in method_regressors(method))
 
 
+def photo_angles(crop_angles_deg, crop_roll):
+    """R-Net's (yaw, pitch, roll) in degrees seen in its level-turned crop, (n, 3), as the
+    photo camera's angles, given each crop's turn ``crop_roll`` (n,) in radians."""
+    from ._dense_fit import photo_angles as in_photo
+
+    return in_photo(crop_angles_deg, crop_roll)
+
+
 __all__ = [
     "METHODS",
     "REGRESSORS",
@@ -104,6 +112,7 @@ __all__ = [
     "Regressor",
     "build_regressors",
     "method_regressors",
+    "photo_angles",
     "reads_blendshapes",
     "register_method",
     "register_regressor",
