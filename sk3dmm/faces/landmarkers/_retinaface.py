@@ -93,7 +93,10 @@ class RetinaFaceMeshLandmarker(MediaPipeLandmarker):
     """
 
     scheme = "mediapipe478"
-    key = f"retinaface-mnet025-{RETINAFACE_LONG_SIDE}|mesh478-blendshapes52|keep{MIN_MESH_SCORE}|{KEEP_SCORE}"
+    key = (
+        f"retinaface-mnet025-{RETINAFACE_LONG_SIDE}|min{MIN_FACE_PIXELS}px|roll=eyes-mouth"
+        f"|mesh478-blendshapes52|keep{MIN_MESH_SCORE}|{KEEP_SCORE}"
+    )
     gives_blendshapes = True
 
     def detect(self, image: np.ndarray) -> list[Face]:
