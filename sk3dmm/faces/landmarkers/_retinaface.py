@@ -23,7 +23,7 @@ import numpy as np
 from .._face import Face
 from .._retinaface import RetinaFace
 from ._mediapipe import MediaPipeLandmarker
-from ._mediapipe_v2 import MediaPipeFaceLandmarkerV2, default_face_landmarker_v2
+from ._mediapipe_v2 import MediaPipeFaceLandmarkerV2, MediaPipeV2Landmarker, default_face_landmarker_v2
 
 BLAZEFACE_SIDE_PER_HEIGHT = 0.885
 BLAZEFACE_CENTRE_DROP = 0.025  # heights
@@ -34,7 +34,9 @@ KEEP_SCORE = 0.6
 MIN_FACE_PIXELS = 20  # RetinaFace boxes smaller than this in the photo are dropped (retinaface_faces)
 
 
-def blazeface_like(found: list[tuple[np.ndarray, float, np.ndarray]]) -> list[tuple[np.ndarray, float, np.ndarray]]:
+def blazeface_like(
+    found: list[tuple[np.ndarray, float, np.ndarray]],
+) -> list[tuple[np.ndarray, float, np.ndarray]]:
     """RetinaFace's (box, score, 5 keypoints) as the square box BlazeFace would draw, with two
     points whose line gives the mesh region's roll: level with the face's own axis, the
     perpendicular of the line from the eyes' midpoint to the mouth's. On a profile the two eyes
@@ -109,7 +111,7 @@ class CascadeLandmarker(RetinaFaceMeshLandmarker):
     no face, RetinaFace's boxes and the same mesh. Finds what either finds, at BlazeFace's cost
     on the photos BlazeFace handles."""
 
-    key = f"cascade|blazeface+mesh478-blendshapes52|{RetinaFaceMeshLandmarker.key}"
+    key = f"cascade|{MediaPipeV2Landmarker.key}|{RetinaFaceMeshLandmarker.key}"
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 photo (``extras["found_by"]`` says which detector)."""
@@ -124,9 +126,8 @@ class WholePhotoLandmarker(MediaPipeLandmarker):
     says "no face" (probability under 0.05) has no face. ``Face.box`` is the whole photo."""
 
     scheme = "mediapipe478"
-    key = "photo|mesh478-blendshapes52|refine2|score0.05"
+    key = f"photo|mesh478-blendshapes52|refine2|score{MIN_MESH_SCORE}"
     gives_blendshapes = True
-    min_mesh_score = 0.05
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """The photo's one face, or none."""
@@ -137,7 +138,7 @@ class WholePhotoLandmarker(MediaPipeLandmarker):
         box = np.r_[centre - side / 2, centre + side / 2]
         whole = np.array([0, 0, w, h], dtype=np.float64)
         mesh = default_face_landmarker_v2()
-        faces = mesh.faces_in([image], [[(box, 1.0, eyes)]], "photo", self.min_mesh_score, 2, [[whole]])[0]
+        faces = mesh.faces_in([image], [[(box, 1.0, eyes)]], "photo", MIN_MESH_SCORE, 2, [[whole]])[0]
         return [replace(f, keypoints=None) for f in faces]
 
 
