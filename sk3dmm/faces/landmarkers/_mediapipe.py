@@ -308,16 +308,16 @@ class MediaPipeFaceMesh:
         found_by: str = "blazeface",
         min_mesh_score: float | None = None,
         refine: int | None = None,
-        shown_boxes: list[list[np.ndarray]] | None = None,
+        shown: list[list[tuple[np.ndarray, np.ndarray | None]]] | None = None,
     ) -> list[list[Face]]:
         """The mesh of each face a detector found: ``found[i]`` lists photo ``i``'s (box, score,
         keypoints), boxes as BlazeFace draws them and the first two keypoints the eyes (photo
         left first). ``found_by`` goes to ``extras["found_by"]``; ``min_mesh_score`` and
-        ``refine`` default to the landmarker's; ``shown_boxes`` (as ``found``), the boxes the
-        faces report if not the ones the region was drawn from."""
+        ``refine`` default to the landmarker's; ``shown`` (as ``found``), the (box,
+        keypoints) each face reports, where they are not those its region was drawn from."""
         min_mesh_score = self.min_mesh_score if min_mesh_score is None else min_mesh_score
         flat = [(i, f) for i, faces in enumerate(found) for f in faces]
-        shown = [b for boxes in shown_boxes for b in boxes] if shown_boxes else [f[0] for _, f in flat]
+        reported = [r for faces in shown for r in faces] if shown else [(f[0], f[2]) for _, f in flat]
         rois = [self.roi(box, pts, self.mesh_size) for _, (box, _, pts) in flat]
         crops_of = [images[i] for i, _ in flat]
         meshes, mesh_scores = self.landmarks(crops_of, rois)
@@ -326,7 +326,9 @@ class MediaPipeFaceMesh:
             meshes, mesh_scores = self.landmarks(crops_of, rois)
         extras = self._extras(meshes, mesh_scores, rois)
         out: list[list[Face]] = [[] for _ in images]
-        for (i, (_, score, pts)), box, mesh, ms, extra in zip(flat, shown, meshes, mesh_scores, extras):
+        for (i, (_, score, _)), (box, pts), mesh, ms, extra in zip(
+            flat, reported, meshes, mesh_scores, extras
+        ):
             if ms < min_mesh_score:
                 continue
             out[i].append(
@@ -335,7 +337,7 @@ class MediaPipeFaceMesh:
                     score=score,
                     points=mesh.astype(np.float32),
                     scheme=self.scheme,
-                    keypoints=np.asarray(pts, dtype=np.float32),
+                    keypoints=None if pts is None else np.asarray(pts, dtype=np.float32),
                     extras={**extra, "found_by": found_by},
                 )
             )

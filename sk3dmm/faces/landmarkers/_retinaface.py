@@ -15,7 +15,6 @@ axis. ``Face.box`` and ``Face.keypoints`` are RetinaFace's own. Every face says 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -72,13 +71,11 @@ def retinaface_faces(
         for f in retinaface.detect_boxes(images)
     ]
     like = [blazeface_like(f) for f in found]
-    shown = [[b for b, _, _ in f] for f in found]
-    faces = mesh.faces_in(images, like, "retinaface", 0.0, shown_boxes=shown)
+    shown = [[(b, k) for b, _, k in f] for f in found]
+    faces = mesh.faces_in(images, like, "retinaface", 0.0, shown=shown)
     return [
-        [replace(face, keypoints=k.astype(np.float32)) for face, (_, _, k) in zip(fs, f)
-         if face.extras["mesh_score"] >= min_mesh_score or face.score >= keep_score]
-        for fs, f in zip(faces, found)
-    ]  # fmt: skip
+        [f for f in fs if f.extras["mesh_score"] >= min_mesh_score or f.score >= keep_score] for fs in faces
+    ]
 
 
 class RetinaFaceMeshLandmarker(MediaPipeLandmarker):
@@ -138,8 +135,7 @@ class WholePhotoLandmarker(MediaPipeLandmarker):
         box = np.r_[centre - side / 2, centre + side / 2]
         whole = np.array([0, 0, w, h], dtype=np.float64)
         mesh = default_face_landmarker_v2()
-        faces = mesh.faces_in([image], [[(box, 1.0, eyes)]], "photo", MIN_MESH_SCORE, 2, [[whole]])[0]
-        return [replace(f, keypoints=None) for f in faces]
+        return mesh.faces_in([image], [[(box, 1.0, eyes)]], "photo", MIN_MESH_SCORE, 2, [[(whole, None)]])[0]
 
 
 @lru_cache(maxsize=1)
