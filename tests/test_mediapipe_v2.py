@@ -133,6 +133,7 @@ def test_corrupt_network_files_are_detected(tmp_path, monkeypatch, name):
     (tmp_path / name).write_bytes(bytes(data))
     monkeypatch.setattr(mp_module, "DATA_DIR", tmp_path)
     monkeypatch.setattr(v2_module, "DATA_DIR", tmp_path)
+    monkeypatch.setenv("SK3DMM_NETWORK_RUNTIME", "torch")  # the converted file (tests/test_litert.py: the .tflite)
     v2_module._blendshape_graph_unlocked.cache_clear()
     with pytest.raises(ModelFileError, match="corrupt"):
         if name == v2_module.MESH_V2_FILE:

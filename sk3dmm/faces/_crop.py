@@ -145,7 +145,21 @@ def sample_opencv(
     image : (h, w, 3) uint8
     centre : (2,) x, y; side : (2,) width, height (photo pixels); rotation : radians
     size : output side in pixels
+
+    Where OpenCV itself is installed (``opencv-python-headless``, the ``fast`` extra) and gives
+    these bits on a probe (4.10 does; 4.11's rewritten warp rounds otherwise), its
+    ``warpPerspective`` does the work (0.3 ms instead of 5 for a 256 px crop); else numpy.
     """
+    warp = _opencv_warp()
+    if warp is not None:
+        return warp(image, centre, side, rotation, size, border)
+    return _sample_opencv_numpy(image, centre, side, rotation, size, border)
+
+
+def _sample_opencv_numpy(
+    image: np.ndarray, centre, side, rotation: float, size: int, border: str = "replicate"
+) -> np.ndarray:
+    """:func:`sample_opencv` in numpy."""
     h, w = image.shape[:2]
     c, s = math.cos(rotation), math.sin(rotation)
     grid = np.arange(size, dtype=np.float64) / size - 0.5
@@ -166,3 +180,54 @@ def sample_opencv(
                 weight = weight * ((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h))
             acc += np.take(flat, rows + np.clip(xi, 0, w - 1), axis=0) * weight[..., None]
     return ((acc + 512) >> 10).clip(0, 255).astype(np.uint8)  # exact sum / 1024, rounded half up
+
+
+def _cv2_warp(image: np.ndarray, centre, side, rotation: float, size: int, border: str = "replicate"):
+    """:func:`sample_opencv` by OpenCV's ``warpPerspective`` (output pixel to photo matrix)."""
+    import cv2
+
+    c, s = math.cos(rotation), math.sin(rotation)
+    sw, sh = float(side[0]), float(side[1])
+    matrix = np.array(
+        [
+            [c * sw / size, -s * sh / size, float(centre[0]) - 0.5 * (c * sw - s * sh)],
+            [s * sw / size, c * sh / size, float(centre[1]) - 0.5 * (s * sw + c * sh)],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    out = cv2.warpPerspective(
+        np.ascontiguousarray(image),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=mode,
+        borderValue=0,
+    )
+    return out.reshape(size, size, -1)
+
+
+_warp_checked: list = []
+
+
+def _opencv_warp():
+    """OpenCV's warp where it is installed and gives :func:`_sample_opencv_numpy`'s bits on a
+    probe (a noise photo, turned and scaled crops, both borders), else None; checked once."""
+    if _warp_checked:
+        return _warp_checked[0]
+    warp = None
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        probe = np.random.default_rng(0).integers(0, 256, (61, 47, 3), dtype=np.uint8)
+        cases = [((20.3, 31.7), (40.0, 52.0), 0.37, 24), ((5.0, 50.0), (90.0, 90.0), -2.1, 32)]
+        same = all(
+            np.array_equal(_cv2_warp(probe, *case, border=b), _sample_opencv_numpy(probe, *case, border=b))
+            for case in cases
+            for b in ("replicate", "zero")
+        )
+        warp = _cv2_warp if same else None
+    _warp_checked.append(warp)
+    return warp

@@ -255,10 +255,12 @@ class _Subset:
     basis: torch.Tensor  # (m, 3, n_identity + n_expression)
     rows: torch.Tensor  # (k,) row of each landmark's starting vertex
     contour_sets: list[tuple[list[int], torch.Tensor]]  # (landmarks, candidate rows) per jaw side
+    landmark_basis: torch.Tensor | None = None  # (k, 3, n_coef) basis[rows], where rows never change
 
     def shape(self, coef: torch.Tensor) -> torch.Tensor:
         """(b, m, 3) subset vertices under the coefficients ``coef`` (b, n_identity + n_expression)."""
-        return self.mean + torch.einsum("mdk,bk->bmd", self.basis, coef)
+        m, k = self.basis.shape[0], self.basis.shape[-1]
+        return self.mean + (coef @ self.basis.reshape(m * 3, k).T).reshape(len(coef), m, 3)
 
 
 @dataclass(frozen=True)
@@ -309,8 +311,28 @@ def _observed(faces: _FaceInputs, options: _FitOptions) -> _Observed:
     return _Observed(x2d, focal, center, w, spread, torch.arange(b, device=device)[:, None])
 
 
+_subsets: dict[tuple, _Subset] = {}
+
+
 def _landmark_subset(model: MorphableModel, options: _FitOptions) -> _Subset:
-    """Only the vertices landmarks can touch: the 68 (or ``landmark_vertices``) plus the jaw candidates."""
+    """Only the vertices landmarks can touch: the 68 (or ``landmark_vertices``) plus the jaw
+    candidates; made once per model, points, device and precision (a few are kept)."""
+    vertices = options.landmark_vertices
+    key = (
+        model.fingerprint,
+        None if vertices is None else np.asarray(vertices, dtype=np.int64).tobytes(),
+        options.contour,
+        str(options.device),
+        options.dtype,
+    )
+    if key not in _subsets:
+        if len(_subsets) >= 8:
+            _subsets.pop(next(iter(_subsets)))
+        _subsets[key] = _make_landmark_subset(model, options)
+    return _subsets[key]
+
+
+def _make_landmark_subset(model: MorphableModel, options: _FitOptions) -> _Subset:
     device = options.device
     if options.landmark_vertices is None:
         lm_ids = torch.as_tensor(model.landmark_indices, device=device)
@@ -328,7 +350,9 @@ def _landmark_subset(model: MorphableModel, options: _FitOptions) -> _Subset:
         for side, lms in (("right", RIGHT_CONTOUR), ("left", LEFT_CONTOUR)):
             ids = torch.cat([lm_ids[list(lms)], torch.as_tensor(cand[side], device=device)])
             contour_sets.append((list(lms), torch.searchsorted(sub_ids, torch.unique(ids))))
-    return _Subset(sub_ids, mean, basis, inverse[: options.n_points], contour_sets)
+    rows = inverse[: options.n_points]
+    shared = None if contour_sets else basis[rows]  # no contour: the rows stay put
+    return _Subset(sub_ids, mean, basis, rows, contour_sets, shared)
 
 
 def _shape_prior(
@@ -392,12 +416,14 @@ def _solve_shape(
     """Identity and expression for the current pose and correspondences (``pts``: the current shape)."""
     rot, trans = pose
     depth = transform(pts, rot, trans)[..., 2]
-    m, r = linear_shape_system(
-        obs.x2d, sub.mean[rows], sub.basis[rows], rot, trans, obs.focal, obs.center, depth
-    )
-    m = m / obs.spread[:, None, None]
-    r = r / obs.spread[:, None]
-    mw = m * obs.weights.repeat_interleave(2, 1)[..., None] if obs.weights is not None else m
+    basis = sub.basis[rows] if sub.landmark_basis is None else sub.landmark_basis
+    m, r = linear_shape_system(obs.x2d, sub.mean[rows], basis, rot, trans, obs.focal, obs.center, depth)
+    # residuals in units of the landmark spread: its square folded into the row weights (one
+    # pass over the (b, 2n, k) rows instead of three)
+    scale = obs.spread.square().reciprocal()[:, None].expand(r.shape)
+    if obs.weights is not None:
+        scale = scale * obs.weights.repeat_interleave(2, 1)
+    mw = m * scale[..., None]
     hess = mw.transpose(1, 2) @ m + torch.diag(prior.reg)
     grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + prior.reg * prior.centre
     if prior.held is not None:  # identity given the held expression

@@ -25,7 +25,7 @@ def linear_shape_system(
     ----------
     points2d : (b, n, 2)
     mean : (b, n, 3) model-space mean of the corresponding vertices
-    basis : (b, n, 3, k) model-space basis rows of those vertices
+    basis : (b, n, 3, k) model-space basis rows of those vertices, or (n, 3, k) shared by the batch
     rotation, translation : (b, 3, 3), (b, 3)
     focal, center : (b,), (b, 2)
     depth : (b, n) current depth of each point (weights)
@@ -35,14 +35,16 @@ def linear_shape_system(
     M (b, 2n, k), r (b, 2n)
     """
     a = mean @ rotation.transpose(1, 2) + translation[:, None]  # (b, n, 3)
-    rb = torch.einsum("bij,bnjk->bnik", rotation, basis)  # (b, n, 3, k)
+    b, k = len(points2d), basis.shape[-1]
     uc = points2d - center[:, None]  # (b, n, 2)
     f = focal[:, None, None]
-    inv = 1.0 / depth.clamp_min(1e-6)[..., None]
-    m = (f[..., None] * rb[:, :, :2] - uc[..., None] * rb[:, :, 2:3]) * inv[..., None]  # (b, n, 2, k)
+    inv = 1.0 / depth.clamp_min(1e-6)[..., None]  # (b, n, 1)
+    # each point's (2, 3) row map A R (A = [[f, 0, -u], [0, f, -v]] / depth) times its (3, k)
+    # basis, as three passes over (b, n, 2, k): no per-point small matrix products
+    rows = (f[..., None] * rotation[:, None, :2] - uc[..., None] * rotation[:, None, 2:3]) * inv[..., None]
+    m = sum(rows[..., j, None] * basis[..., j, :].unsqueeze(-2) for j in range(3))  # (b, n, 2, k)
     r = (uc * a[..., 2:3] - f * a[..., :2]) * inv  # (b, n, 2)
-    b = len(points2d)
-    return m.reshape(b, -1, m.shape[-1]), r.reshape(b, -1)
+    return m.reshape(b, -1, k), r.reshape(b, -1)
 
 
 def solve_box_qp(

@@ -30,6 +30,7 @@ import torch
 from ...exceptions import ModelFileError
 from .._crop import Crop, sample_bilinear
 from .._face import Face
+from ._litert import litert_graph, network_runtime
 from ._tflite_graph import TFLiteGraph
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -366,13 +367,28 @@ def _cached_graph_unlocked(name: str, device: str):
 
 
 def _cached_graph(name: str, device: str):
+    """The network ``name`` on ``device``: on LiteRT where :func:`~._litert.network_runtime`
+    says so, else the TorchScript graph."""
+    if network_runtime(name, device) == "litert":
+        return litert_graph(name, DATA_DIR)
     with _graph_lock:
         return _cached_graph_unlocked(name, device)
 
 
-@lru_cache(maxsize=1)
+def runtime_suffix(*graph_files: str, device: str = "cpu") -> str:
+    """``"|litert"`` where any of these networks runs on LiteRT, else ``""``: for cache keys
+    (the runtimes agree to float32 rounding, not bit for bit)."""
+    return "|litert" if any(network_runtime(g, device) == "litert" for g in graph_files) else ""
+
+
 def default_face_mesh() -> MediaPipeFaceMesh:
-    """The detector and mesh ``detect_faces(..., detector="mediapipe")`` uses (CPU)."""
+    """The detector and mesh ``detect_faces(..., detector="mediapipe")`` uses (CPU), on the
+    runtime ``SK3DMM_NETWORK_RUNTIME`` chooses now."""
+    return _face_mesh_for(runtime_suffix(DETECTOR_FILE))
+
+
+@lru_cache(maxsize=2)
+def _face_mesh_for(runtime: str) -> MediaPipeFaceMesh:
     return MediaPipeFaceMesh()
 
 
@@ -387,10 +403,13 @@ class MediaPipeLandmarker:
     """
 
     scheme = "mediapipe468"
-    key = "mediapipe-blazeface-short-mesh468"
 
     def __init__(self, upsample: int = 1):
         self.upsample = upsample
+
+    @property
+    def key(self) -> str:
+        return "mediapipe-blazeface-short-mesh468" + runtime_suffix(DETECTOR_FILE)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 photo with its 468 points, best detector score first."""

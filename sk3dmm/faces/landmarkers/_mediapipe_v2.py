@@ -33,7 +33,8 @@ import torch
 
 from .._blendshape_names import BLENDSHAPE_INPUT_POINTS, MEDIAPIPE_BLENDSHAPES
 from .._crop import Crop, sample_opencv
-from ._mediapipe import DATA_DIR, MediaPipeFaceMesh, MediaPipeLandmarker
+from ._litert import litert_graph, network_runtime
+from ._mediapipe import DATA_DIR, DETECTOR_FILE, MediaPipeFaceMesh, MediaPipeLandmarker, runtime_suffix
 from ._tflite_graph import NativeLayoutGraph
 
 MESH_V2_FILE = "mediapipe_v2_face_landmarks.pt"
@@ -126,13 +127,23 @@ def _blendshape_graph_unlocked(device: str) -> NativeLayoutGraph:
 
 
 def _blendshape_graph(device: str) -> NativeLayoutGraph:
+    if network_runtime(BLENDSHAPES_FILE, device) == "litert":
+        return litert_graph(BLENDSHAPES_FILE, DATA_DIR)
     with _lock:
         return _blendshape_graph_unlocked(device)
 
 
-@lru_cache(maxsize=1)
+V2_FILES = (DETECTOR_FILE, MESH_V2_FILE, BLENDSHAPES_FILE)
+
+
 def default_face_landmarker_v2() -> MediaPipeFaceLandmarkerV2:
-    """The v2 landmarker ``detector="mediapipe_v2"`` uses (CPU)."""
+    """The v2 landmarker ``detector="mediapipe_v2"`` uses (CPU), on the runtime
+    ``SK3DMM_NETWORK_RUNTIME`` chooses now."""
+    return _v2_for(runtime_suffix(*V2_FILES))
+
+
+@lru_cache(maxsize=2)
+def _v2_for(runtime: str) -> MediaPipeFaceLandmarkerV2:
     return MediaPipeFaceLandmarkerV2()
 
 
@@ -141,8 +152,11 @@ class MediaPipeV2Landmarker(MediaPipeLandmarker):
     scores; built and called as :class:`~._mediapipe.MediaPipeLandmarker`."""
 
     scheme = "mediapipe478"
-    key = "mediapipe-blazeface-short-mesh478-blendshapes52"
     gives_blendshapes = True
+
+    @property
+    def key(self) -> str:
+        return "mediapipe-blazeface-short-mesh478-blendshapes52" + runtime_suffix(*V2_FILES)
 
     def detect(self, image: np.ndarray) -> list:
         """Every face of an RGB uint8 photo with its 478 points and scores, best score first."""

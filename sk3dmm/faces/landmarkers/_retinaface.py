@@ -21,8 +21,14 @@ import numpy as np
 
 from .._face import Face
 from .._retinaface import RetinaFace
-from ._mediapipe import MediaPipeLandmarker
-from ._mediapipe_v2 import MediaPipeFaceLandmarkerV2, MediaPipeV2Landmarker, default_face_landmarker_v2
+from ._mediapipe import MediaPipeLandmarker, runtime_suffix
+from ._mediapipe_v2 import (
+    BLENDSHAPES_FILE,
+    MESH_V2_FILE,
+    MediaPipeFaceLandmarkerV2,
+    MediaPipeV2Landmarker,
+    default_face_landmarker_v2,
+)
 
 BLAZEFACE_SIDE_PER_HEIGHT = 0.885
 BLAZEFACE_CENTRE_DROP = 0.025  # heights
@@ -31,6 +37,8 @@ MIN_MESH_SCORE = 0.05  # a RetinaFace face is kept if its mesh says face with th
 # ...or RetinaFace is this sure (its authors' display threshold): profiles the mesh was not made for
 KEEP_SCORE = 0.6
 MIN_FACE_PIXELS = 20  # RetinaFace boxes smaller than this in the photo are dropped (retinaface_faces)
+
+MESH_FILES = (MESH_V2_FILE, BLENDSHAPES_FILE)
 
 
 def blazeface_like(
@@ -92,11 +100,14 @@ class RetinaFaceMeshLandmarker(MediaPipeLandmarker):
     """
 
     scheme = "mediapipe478"
-    key = (
-        f"retinaface-mnet025-{RETINAFACE_LONG_SIDE}|min{MIN_FACE_PIXELS}px|roll=eyes-mouth"
-        f"|mesh478-blendshapes52|keep{MIN_MESH_SCORE}|{KEEP_SCORE}"
-    )
     gives_blendshapes = True
+
+    @property
+    def key(self) -> str:
+        return (
+            f"retinaface-mnet025-{RETINAFACE_LONG_SIDE}|min{MIN_FACE_PIXELS}px|roll=eyes-mouth"
+            f"|mesh478-blendshapes52|keep{MIN_MESH_SCORE}|{KEEP_SCORE}" + runtime_suffix(*MESH_FILES)
+        )
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 photo, best RetinaFace score first."""
@@ -108,7 +119,9 @@ class CascadeLandmarker(RetinaFaceMeshLandmarker):
     no face, RetinaFace's boxes and the same mesh. Finds what either finds, at BlazeFace's cost
     on the photos BlazeFace handles."""
 
-    key = f"cascade|{MediaPipeV2Landmarker.key}|{RetinaFaceMeshLandmarker.key}"
+    @property
+    def key(self) -> str:
+        return f"cascade|{MediaPipeV2Landmarker().key}|{RetinaFaceMeshLandmarker().key}"
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face of an RGB uint8 photo (``extras["found_by"]`` says which detector)."""
@@ -123,8 +136,11 @@ class WholePhotoLandmarker(MediaPipeLandmarker):
     says "no face" (probability under 0.05) has no face. ``Face.box`` is the whole photo."""
 
     scheme = "mediapipe478"
-    key = f"photo|mesh478-blendshapes52|refine2|score{MIN_MESH_SCORE}"
     gives_blendshapes = True
+
+    @property
+    def key(self) -> str:
+        return f"photo|mesh478-blendshapes52|refine2|score{MIN_MESH_SCORE}" + runtime_suffix(*MESH_FILES)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """The photo's one face, or none."""

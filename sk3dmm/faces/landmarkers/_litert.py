@@ -1,0 +1,122 @@
+"""MediaPipe's face networks on Google's LiteRT runtime (XNNPACK), where ``ai-edge-litert`` is
+installed: the same ``.tflite`` files the torch graphs were converted from, run by the runtime
+they were made for (on 2 cores, one thread: the 478-point mesh in 5.7 ms instead of 11.5 ms,
+BlazeFace 1.3 instead of 3.0, the blendshape network 0.9 instead of 4.0;
+``benchmarks/bench_speed.py``).
+
+Which runtime runs them: ``SK3DMM_NETWORK_RUNTIME`` = ``"auto"`` (the default: LiteRT on CPU
+where it is installed, torch otherwise), ``"torch"`` or ``"litert"``. CUDA always runs torch.
+Both give MediaPipe's outputs to float32 rounding (tests/test_litert.py); the landmarker keys
+name the runtime, so cached results of one are never read as the other's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...exceptions import ModelFileError
+
+RUNTIME_VARIABLE = "SK3DMM_NETWORK_RUNTIME"
+RUNTIMES = ("auto", "torch", "litert")
+# the converted torch graph -> the .tflite file it came from (shipped beside it)
+TFLITE_OF = {
+    "mediapipe_face_detection_short_range.pt": "mediapipe_face_detection_short_range.tflite",
+    "mediapipe_v2_face_landmarks.pt": "mediapipe_v2_face_landmarks.tflite",
+    "mediapipe_v2_face_blendshapes.pt": "mediapipe_v2_face_blendshapes.tflite",
+}
+
+
+def litert_installed() -> bool:
+    """Whether ``ai_edge_litert`` can be imported (without importing it)."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+def network_runtime(graph_file: str, device: str) -> str:
+    """``"litert"`` or ``"torch"``: the runtime that runs the converted graph ``graph_file`` on
+    ``device``, as ``SK3DMM_NETWORK_RUNTIME`` asks."""
+    wanted = os.environ.get(RUNTIME_VARIABLE, "auto").strip().lower() or "auto"
+    if wanted not in RUNTIMES:
+        raise ValueError(f"{RUNTIME_VARIABLE}={wanted!r}: expected one of {', '.join(RUNTIMES)}")
+    if wanted == "torch" or graph_file not in TFLITE_OF or torch.device(device).type != "cpu":
+        return "torch"
+    if wanted == "litert" and not litert_installed():
+        raise ImportError(f"{RUNTIME_VARIABLE}=litert needs ai-edge-litert: pip install 'sk3dmm[litert]'")
+    return "litert" if litert_installed() else "torch"
+
+
+class LiteRTGraph:
+    """A ``.tflite`` file called as the converted torch graph is: NHWC (or the file's layout)
+    float32 batch in, the file's outputs with a batch axis out, as torch tensors.
+
+    Each thread gets its own interpreter (one is not safe to share), with one thread of its
+    own: workers of ``n_jobs`` share the cores, as the torch graphs do under
+    :func:`~sk3dmm.pipeline._policy.one_torch_thread`.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        self._interpreter()  # a corrupt file fails here, not in the first photo's detection
+
+    def _interpreter(self):
+        it = getattr(self._local, "interpreter", None)
+        if it is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            try:
+                it = Interpreter(model_path=str(self.path), num_threads=1)
+                it.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise ModelFileError(f"{self.path}: LiteRT cannot load it ({exc})") from exc
+            self._local.interpreter = it
+            self._local.inputs = it.get_input_details()[0]
+            self._local.outputs = [o["index"] for o in it.get_output_details()]
+        return it
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        self._interpreter()
+        return tuple(int(v) for v in self._local.inputs["shape"][1:3])
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        it = self._interpreter()
+        index, outputs = self._local.inputs["index"], self._local.outputs
+        batch = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+        per_item = []
+        for item in batch:
+            it.set_tensor(index, item[None])
+            it.invoke()
+            per_item.append([it.get_tensor(o).copy() for o in outputs])
+        if not per_item:
+            return [torch.zeros(0) for _ in outputs]
+        # outputs of a batch of one, without their batch axis (the blendshape file has none)
+        return [
+            torch.from_numpy(np.stack([p[k][0] if p[k].ndim > 1 else p[k] for p in per_item]))
+            for k in range(len(outputs))
+        ]
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _litert_graph_unlocked(graph_file: str, data_dir: str) -> LiteRTGraph:
+    from ...morphable._files import verified_path
+
+    name = TFLITE_OF[graph_file]
+    folder = Path(data_dir)
+    return LiteRTGraph(verified_path(folder / name, folder / f"{name}.sha256"))
+
+
+def litert_graph(graph_file: str, data_dir: Path) -> LiteRTGraph:
+    """The LiteRT runner of the ``.tflite`` file behind ``graph_file`` (checked against its
+    shipped SHA-256), one per process."""
+    with _lock:
+        return _litert_graph_unlocked(graph_file, str(data_dir))
