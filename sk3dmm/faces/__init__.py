@@ -9,8 +9,23 @@ from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face,
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
 from ._retinaface import RetinaFace
 from .landmarkers import LANDMARKERS, detect_faces, get_landmarker, models_dir, register_landmarker
+from .landmarkers._litert import RUNTIME_VARIABLE, litert_installed
 from .landmarkers._mediapipe import MediaPipeFaceMesh
-from .landmarkers._mediapipe_v2 import MediaPipeFaceLandmarkerV2
+from .landmarkers._mediapipe_v2 import V2_FILES, MediaPipeFaceLandmarkerV2
+from .landmarkers._mediapipe_v2 import network_runtime as _network_runtime
+
+
+def acceleration() -> dict[str, str]:
+    """What runs MediaPipe's networks on CPU now (``"litert"`` or ``"torch"``, see
+    ``SK3DMM_NETWORK_RUNTIME``) and what resamples their crops (``"opencv"`` or ``"numpy"``):
+    the ``fast`` extra (``pip install 'sk3dmm[fast]'``) gives LiteRT and OpenCV."""
+    from ._crop import _opencv_warp
+
+    return {
+        "networks": _network_runtime(V2_FILES[1], "cpu"),
+        "crops": "numpy" if _opencv_warp() is None else "opencv",
+    }
+
 
 FaceDetection = Face  # the former names of the one face record
 MeshDetection = Face
@@ -27,8 +42,10 @@ __all__ = [
     "MediaPipeFaceLandmarkerV2",
     "MediaPipeFaceMesh",
     "MeshDetection",
+    "RUNTIME_VARIABLE",
     "RetinaFace",
     "Scheme",
+    "acceleration",
     "align_crop",
     "as_image_list",
     "choose_face",
@@ -41,6 +58,7 @@ __all__ = [
     "five_points",
     "get_landmarker",
     "largest_face",
+    "litert_installed",
     "load_image",
     "models_dir",
     "pos_fit",

@@ -7,7 +7,15 @@ composed by :func:`reconstruct_photos` with the error policy and per-stage cache
 from ._cache import StageCache, cache_memory_limit_mb, clear_cache, result_caches, set_cache_memory_limit
 from ._detect import CropFace, DetectFace
 from ._policy import ErrorPolicy, one_torch_thread
-from ._reconstruct import Stages, load_photos, reconstruct_photos
+from ._reconstruct import (
+    Prepared,
+    Stages,
+    load_photos,
+    prepare_photos,
+    reconstruct_batches,
+    reconstruct_photos,
+    regress_photos,
+)
 from ._records import Coefficients, Detection, Failure, Photo, Reconstruction
 
 __all__ = [
@@ -18,6 +26,7 @@ __all__ = [
     "ErrorPolicy",
     "Failure",
     "Photo",
+    "Prepared",
     "Reconstruction",
     "StageCache",
     "Stages",
@@ -25,7 +34,10 @@ __all__ = [
     "clear_cache",
     "load_photos",
     "one_torch_thread",
+    "prepare_photos",
+    "reconstruct_batches",
     "reconstruct_photos",
+    "regress_photos",
     "result_caches",
     "set_cache_memory_limit",
 ]

@@ -19,6 +19,7 @@ import pickle
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -180,9 +181,11 @@ class StageCache:
         self.layers = layers
         self.computed: dict[tuple[str, str], int] = {}
         self.reused: dict[tuple[str, str], int] = {}
+        self.seconds: dict[tuple[str, str], float] = {}
 
     def stats(self):
-        """A DataFrame of each stage (by its key) with the photos it ``computed`` and ``reused``."""
+        """A DataFrame of each stage (by its key) with the photos it ``computed`` and ``reused``,
+        and the wall-clock ``seconds`` it spent computing them (cache look-ups excluded)."""
         import pandas as pd
 
         stages = list(dict.fromkeys([*self.computed, *self.reused]))
@@ -192,6 +195,7 @@ class StageCache:
                 "key": [s[1] for s in stages],
                 "computed": [self.computed.get(s, 0) for s in stages],
                 "reused": [self.reused.get(s, 0) for s in stages],
+                "seconds": [self.seconds.get(s, 0.0) for s in stages],
             }
         )
 
@@ -207,13 +211,16 @@ class StageCache:
             if hit is not None:
                 found[i] = hit
         todo = [i for i in mine if i not in found]
+        started = time.perf_counter()
         made = compute(todo) if todo else {}
+        elapsed = time.perf_counter() - started
         for i, value in made.items():
             for layer in self.layers:
                 layer.put((mine[i], stage), value)
         name = (step.name, step.key)
         self.reused[name] = self.reused.get(name, 0) + len(found)
         self.computed[name] = self.computed.get(name, 0) + len(made)
+        self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
         out = {i: found[i] if i in found else made[i] for i in mine if i in found or i in made}
         return out, {i: mine[i] for i in out}
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from joblib import Parallel, delayed
+from joblib.parallel import LokyBackend, get_active_backend
 
 from ._cache import StageCache
 from ._detect import CropFace, DetectFace
@@ -21,16 +26,36 @@ class Stages:
     regressors: tuple
 
 
+@dataclass
+class Prepared:
+    """A batch after its per-photo stages: the photos, their detections and crops, the cache
+    keys reached, and (under ``"raise"``) the read error to raise once the batch is done."""
+
+    photos: dict
+    detections: dict
+    crops: dict
+    keys: dict
+    read_error: BaseException | None
+
+
 def reconstruct_photos(
     samples: dict[int, object], names: dict[int, str], stages: Stages, policy: ErrorPolicy, cache: StageCache
 ) -> dict[int, Reconstruction]:
     """Photos (arrays, paths or file objects, by index) to a :class:`Reconstruction` each:
-    load -> detect -> crop -> each regressor of the method -> records.
+    load -> detect -> crop (:func:`prepare_photos`) -> each regressor of the method ->
+    records (:func:`regress_photos`).
 
     Every stage runs only for the photos its cache does not hold (keys chained from the photo's
     digest), and the policy applies to every stage, per photo: a photo that fails drops out
     with its reason in ``policy.failures`` (or stops the batch under ``"raise"``).
     """
+    return regress_photos(prepare_photos(samples, names, stages, policy, cache), names, stages, policy, cache)
+
+
+def prepare_photos(
+    samples: dict[int, object], names: dict[int, str], stages: Stages, policy: ErrorPolicy, cache: StageCache
+) -> Prepared:
+    """The per-photo stages of a batch: load, detect and crop (in the policy's joblib workers)."""
     photos, read_error = load_photos(samples, names, policy)
     keys = {i: photo.digest for i, photo in photos.items()}
     detections, keys = cache.run(
@@ -41,6 +66,14 @@ def reconstruct_photos(
         keys,
         lambda todo: policy.each(stages.crop, {i: (photos[i], detections[i]) for i in todo}, names),
     )
+    return Prepared(photos, detections, crops, keys, read_error)
+
+
+def regress_photos(
+    prepared: Prepared, names: dict[int, str], stages: Stages, policy: ErrorPolicy, cache: StageCache
+) -> dict[int, Reconstruction]:
+    """The batched stages of a prepared batch: each regressor in turn, then the records."""
+    detections, crops, keys = prepared.detections, prepared.crops, prepared.keys
     coefs = dict.fromkeys(crops)
     for regressor in stages.regressors:
         inputs = {i: (detections[i], crops[i], coefs[i]) for i in keys}
@@ -49,20 +82,59 @@ def reconstruct_photos(
             keys,
             lambda todo, r=regressor, x=inputs: policy.batched(r, {i: x[i] for i in todo}, names),
         )
-    if read_error is not None:  # under "raise", after the photos before it: the first failure wins
-        raise_sample_error(read_error)
+    if prepared.read_error is not None:  # under "raise", after the photos before it: the first failure wins
+        raise_sample_error(prepared.read_error)
     return {i: Reconstruction.assemble(detections[i], crops[i], coefs[i]) for i in coefs}
+
+
+def reconstruct_batches(
+    batches: Iterable[dict[int, object]],
+    names: dict[int, str],
+    stages: Stages,
+    policy: ErrorPolicy,
+    cache: StageCache,
+) -> Iterator[tuple[int, dict[int, Reconstruction]]]:
+    """:func:`reconstruct_photos` of consecutive batches, overlapped: while the regressors run
+    on one batch, a background thread loads, detects and crops the next (so decoding and
+    detection are not idle while the fit runs). Yields (batch size, results) in order; the
+    results are those of the batches run one after another (each stage is per photo or per
+    batch, and the batches are the same). Under a joblib backend set by the caller (e.g.
+    dask's), whose workers do the per-photo stages, the batches run one after another."""
+    if not isinstance(get_active_backend()[0], LokyBackend):  # joblib's configuration is per thread
+        for batch in batches:
+            yield len(batch), reconstruct_photos(batch, names, stages, policy, cache)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk3dmm-prepare") as pool:
+        pending = None
+        for batch in batches:
+            ahead = pool.submit(prepare_photos, batch, names, stages, policy, cache)
+            if pending is not None:
+                yield len(pending[0]), regress_photos(pending[1].result(), names, stages, policy, cache)
+            pending = (batch, ahead)
+        if pending is not None:
+            yield len(pending[0]), regress_photos(pending[1].result(), names, stages, policy, cache)
 
 
 def load_photos(samples: dict[int, object], names: dict[int, str], policy: ErrorPolicy):
     """The samples decoded as :class:`Photo` records, and (under ``"raise"``) the read error
-    that stopped the reading, to be raised once the photos before it are done."""
+    that stopped the reading, to be raised once the photos before it are done. Decoded in
+    the policy's joblib workers (threads: the JPEG decoder releases the GIL)."""
+    loaded = Parallel(n_jobs=policy.n_jobs, prefer="threads")(
+        delayed(_try_load)(item, i, names[i]) for i, item in samples.items()
+    )
     photos = {}
-    for i, item in samples.items():
-        try:
-            photos[i] = Photo.load(item, i, names[i])
-        except SAMPLE_ERRORS as exc:
-            if policy.raises:
-                return photos, exc
-            policy.fail(i, names[i], "reading", exc)
+    for i, value in zip(samples, loaded):
+        if not isinstance(value, BaseException):
+            photos[i] = value
+        elif policy.raises:
+            return photos, value
+        else:
+            policy.fail(i, names[i], "reading", value)
     return photos, None
+
+
+def _try_load(item, index: int, name: str):
+    try:
+        return Photo.load(item, index, name)
+    except SAMPLE_ERRORS as exc:
+        return exc

@@ -23,7 +23,7 @@ from ..pipeline import (
     Reconstruction,
     StageCache,
     Stages,
-    reconstruct_photos,
+    reconstruct_batches,
     result_caches,
 )
 from ..pipeline._errors import ON_ERROR, describe_sample
@@ -203,7 +203,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         much it has transformed.
     cache_stats_ : pandas.DataFrame
         Per stage of the last ``transform`` (``stage``, its cache ``key``): the photos it
-        ``computed`` and those it ``reused`` from the cache. Each stage is keyed by its input
+        ``computed`` and those it ``reused`` from the cache, and the ``seconds`` it spent
+        computing (where the time goes, per stage). Each stage is keyed by its input
         and its own settings (``docs/architecture.md``), so a change of a fitting setting
         reuses the detections, crops and R-Net outputs.
 
@@ -459,7 +460,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     # ------------------------------------------------------------------ the work
     def reconstruct(self, X, *, _setup: _Setup | None = None, _where=None) -> list[Reconstruction | None]:
         """Per-sample :class:`Reconstruction` objects (None for failed samples), made by
-        :func:`sk3dmm.pipeline.reconstruct_photos` in batches of ``batch_size``.
+        :func:`sk3dmm.pipeline.reconstruct_photos` in batches of ``batch_size`` (the next batch
+        loaded, detected and cropped while this one is fitted: :func:`~sk3dmm.pipeline.reconstruct_batches`).
 
         Applies ``on_error`` and sets ``failures_`` and ``reconstructions_``.
         """
@@ -472,11 +474,14 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cache = StageCache(result_caches(self.cache))
         results: list[Reconstruction | None] = [None] * len(items)
         with tqdm(total=len(items), desc="reconstruct", unit="img", disable=not self.progress) as bar:
-            for start in range(0, len(items), self.batch_size):
-                chunk = {i: items[i] for i in range(start, min(len(items), start + self.batch_size))}
-                for i, rec in reconstruct_photos(chunk, names, stages, policy, cache).items():
+            batches = (
+                {i: items[i] for i in range(start, min(len(items), start + self.batch_size))}
+                for start in range(0, len(items), self.batch_size)
+            )
+            for size, done in reconstruct_batches(batches, names, stages, policy, cache):
+                for i, rec in done.items():
                     results[i] = rec
-                bar.update(len(chunk))
+                bar.update(size)
         self.failures_ = policy.frame()
         self.reconstructions_ = results
         self.cache_stats_ = cache.stats()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,7 +74,8 @@ class LiteRTGraph:
 
             try:
                 it = Interpreter(model_path=str(self.path), num_threads=1)
-                it.allocate_tensors()
+                with _quiet_stderr():  # LiteRT's C++ "INFO: Created ... XNNPACK delegate" line
+                    it.allocate_tensors()
             except (ValueError, RuntimeError) as exc:
                 raise ModelFileError(f"{self.path}: LiteRT cannot load it ({exc})") from exc
             self._local.interpreter = it
@@ -104,6 +107,23 @@ class LiteRTGraph:
 
 
 _lock = threading.Lock()
+_stderr_lock = threading.Lock()
+
+
+@contextmanager
+def _quiet_stderr():
+    """File descriptor 2 sent to /dev/null inside (the runtime's C++ log writes there
+    directly); Python's own ``sys.stderr`` is flushed first and restored after."""
+    with _stderr_lock:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @lru_cache(maxsize=8)
