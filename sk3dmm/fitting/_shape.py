@@ -40,9 +40,13 @@ def linear_shape_system(
     f = focal[:, None, None]
     inv = 1.0 / depth.clamp_min(1e-6)[..., None]  # (b, n, 1)
     # each point's (2, 3) row map A R (A = [[f, 0, -u], [0, f, -v]] / depth) times its (3, k)
-    # basis, as three passes over (b, n, 2, k): no per-point small matrix products
+    # basis: one batched product over the points (a shared basis: all faces' rows at once)
     rows = (f[..., None] * rotation[:, None, :2] - uc[..., None] * rotation[:, None, 2:3]) * inv[..., None]
-    m = sum(rows[..., j, None] * basis[..., j, :].unsqueeze(-2) for j in range(3))  # (b, n, 2, k)
+    if basis.dim() == 3:
+        n = basis.shape[0]
+        m = torch.bmm(rows.transpose(0, 1).reshape(n, b * 2, 3), basis).reshape(n, b, 2, k).transpose(0, 1)
+    else:
+        m = rows @ basis  # (b, n, 2, k)
     r = (uc * a[..., 2:3] - f * a[..., :2]) * inv  # (b, n, 2)
     return m.reshape(b, -1, k), r.reshape(b, -1)
 
