@@ -39,11 +39,11 @@ def matrix_to_euler(rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
 
 def axis_angle_to_matrix(omega: torch.Tensor) -> torch.Tensor:
     """Rodrigues' formula, batched: (..., 3) rotation vectors to (..., 3, 3) matrices."""
-    theta = omega.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    theta = torch.linalg.vector_norm(omega, dim=-1, keepdim=True).clamp_min(1e-12)
     k = omega / theta
     kx, ky, kz = k.unbind(-1)
     zero = torch.zeros_like(kx)
-    kmat = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).reshape(*k.shape[:-1], 3, 3)
+    kmat = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).unflatten(-1, (3, 3))
     eye = torch.eye(3, dtype=omega.dtype, device=omega.device).expand_as(kmat)
     s, c = torch.sin(theta)[..., None], torch.cos(theta)[..., None]
     return eye + s * kmat + (1 - c) * (kmat @ kmat)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from joblib import Parallel, delayed
@@ -100,19 +101,31 @@ def reconstruct_batches(
     results are those of the batches run one after another (each stage is per photo or per
     batch, and the batches are the same). Under a joblib backend set by the caller (e.g.
     dask's), whose workers do the per-photo stages, the batches run one after another."""
-    if not isinstance(get_active_backend()[0], LokyBackend):  # joblib's configuration is per thread
+    batches = iter(batches)
+    first = next(batches, None)
+    following = next(batches, None)
+    if following is None or not isinstance(get_active_backend()[0], LokyBackend):
+        # one batch (nothing to overlap), or a caller's backend: joblib's configuration is per thread
+        for batch in (b for b in (first, following) if b is not None):
+            yield len(batch), reconstruct_photos(batch, names, stages, policy, cache)
         for batch in batches:
             yield len(batch), reconstruct_photos(batch, names, stages, policy, cache)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk3dmm-prepare") as pool:
-        pending = None
-        for batch in batches:
-            ahead = pool.submit(prepare_photos, batch, names, stages, policy, cache)
-            if pending is not None:
-                yield len(pending[0]), regress_photos(pending[1].result(), names, stages, policy, cache)
-            pending = (batch, ahead)
-        if pending is not None:
-            yield len(pending[0]), regress_photos(pending[1].result(), names, stages, policy, cache)
+    pending = (first, _PREPARER.submit(prepare_photos, first, names, stages, policy, cache))
+    for batch in itertools.chain([following], batches):
+        ahead = _PREPARER.submit(prepare_photos, batch, names, stages, policy, cache)
+        try:
+            done = regress_photos(pending[1].result(), names, stages, policy, cache)
+        except BaseException:
+            wait([ahead])  # the next batch's preparation ends before the error leaves
+            raise
+        yield len(pending[0]), done
+        pending = (batch, ahead)
+    yield len(pending[0]), regress_photos(pending[1].result(), names, stages, policy, cache)
+
+
+# one long-lived worker (its LiteRT interpreters and torch state are kept between calls)
+_PREPARER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sk3dmm-prepare")
 
 
 def load_photos(samples: dict[int, object], names: dict[int, str], policy: ErrorPolicy):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import sys
 import threading
 from contextlib import contextmanager
@@ -57,46 +58,55 @@ class LiteRTGraph:
     """A ``.tflite`` file called as the converted torch graph is: NHWC (or the file's layout)
     float32 batch in, the file's outputs with a batch axis out, as torch tensors.
 
-    Each thread gets its own interpreter (one is not safe to share), with one thread of its
-    own: workers of ``n_jobs`` share the cores, as the torch graphs do under
+    One interpreter is not safe to share between threads, so each call borrows one from a
+    free list (made when none is free: as many as calls ever ran at once, kept for the next
+    ones, whatever threads make them), each with one thread of its own: workers of
+    ``n_jobs`` share the cores, as the torch graphs do under
     :func:`~sk3dmm.pipeline._policy.one_torch_thread`.
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self._local = threading.local()
-        self._interpreter()  # a corrupt file fails here, not in the first photo's detection
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        self._free.put(self._new_interpreter())  # a corrupt file fails here, not in a photo's detection
 
-    def _interpreter(self):
-        it = getattr(self._local, "interpreter", None)
-        if it is None:
-            from ai_edge_litert.interpreter import Interpreter
+    def _new_interpreter(self):
+        from ai_edge_litert.interpreter import Interpreter
 
-            try:
-                it = Interpreter(model_path=str(self.path), num_threads=1)
-                with _quiet_stderr():  # LiteRT's C++ "INFO: Created ... XNNPACK delegate" line
-                    it.allocate_tensors()
-            except (ValueError, RuntimeError) as exc:
-                raise ModelFileError(f"{self.path}: LiteRT cannot load it ({exc})") from exc
-            self._local.interpreter = it
-            self._local.inputs = it.get_input_details()[0]
-            self._local.outputs = [o["index"] for o in it.get_output_details()]
-        return it
+        try:
+            it = Interpreter(model_path=str(self.path), num_threads=1)
+            with _quiet_stderr():  # LiteRT's C++ "INFO: Created ... XNNPACK delegate" line
+                it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{self.path}: LiteRT cannot load it ({exc})") from exc
+        return it, it.get_input_details()[0], [o["index"] for o in it.get_output_details()]
 
     @property
     def input_size(self) -> tuple[int, int]:
-        self._interpreter()
-        return tuple(int(v) for v in self._local.inputs["shape"][1:3])
+        it = self._borrow()
+        try:
+            return tuple(int(v) for v in it[1]["shape"][1:3])
+        finally:
+            self._free.put(it)
+
+    def _borrow(self):
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return self._new_interpreter()
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
-        it = self._interpreter()
-        index, outputs = self._local.inputs["index"], self._local.outputs
         batch = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        per_item = []
-        for item in batch:
-            it.set_tensor(index, item[None])
-            it.invoke()
-            per_item.append([it.get_tensor(o).copy() for o in outputs])
+        borrowed = self._borrow()
+        it, inputs, outputs = borrowed
+        try:
+            per_item = []
+            for item in batch:
+                it.set_tensor(inputs["index"], item[None])
+                it.invoke()
+                per_item.append([it.get_tensor(o).copy() for o in outputs])
+        finally:
+            self._free.put(borrowed)
         if not per_item:
             return [torch.zeros(0) for _ in outputs]
         # outputs of a batch of one, without their batch axis (the blendshape file has none)
