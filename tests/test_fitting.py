@@ -165,3 +165,53 @@ def test_prior_shape_centres_the_priors(ict):
     zero = (np.zeros_like(data.alpha), np.zeros_like(data.beta))
     same = fit_shape_and_pose(ict, data.landmarks, data.focal, data.center, prior_shape=zero, **strong)
     assert torch.allclose(same.alpha, shrunk.alpha, atol=1e-5)  # measured 0.0 (the same fit)
+
+
+def test_the_linear_system_of_a_shared_basis_is_the_per_point_product():
+    """The batched product over the points (one basis for the batch) equals the textbook
+    rotation-then-projection rows, and the per-face basis path, in float64."""
+    import torch
+
+    from sk3dmm.fitting import linear_shape_system
+    from sk3dmm.fitting._camera import axis_angle_to_matrix
+
+    g = torch.Generator().manual_seed(4)
+    b, n, k = 3, 11, 7
+    basis = torch.randn(n, 3, k, generator=g, dtype=torch.float64)
+    mean = torch.randn(b, n, 3, generator=g, dtype=torch.float64)
+    rot = axis_angle_to_matrix(torch.randn(b, 3, generator=g, dtype=torch.float64))
+    trans = torch.tensor([[1.0, -2.0, 50.0]], dtype=torch.float64).expand(b, 3)
+    pts = torch.rand(b, n, 2, generator=g, dtype=torch.float64) * 100
+    focal, center = torch.full((b,), 90.0, dtype=torch.float64), torch.full((b, 2), 50.0, dtype=torch.float64)
+    depth = torch.rand(b, n, generator=g, dtype=torch.float64) + 40
+    m, r = linear_shape_system(pts, mean, basis, rot, trans, focal, center, depth)
+    m4, r4 = linear_shape_system(pts, mean, basis.expand(b, n, 3, k), rot, trans, focal, center, depth)
+    rb = torch.einsum("bij,njk->bnik", rot, basis)
+    uc = pts - center[:, None]
+    textbook = (90.0 * rb[:, :, :2] - uc[..., None] * rb[:, :, 2:3]) / depth[..., None, None]
+    torch.testing.assert_close(m, textbook.reshape(b, 2 * n, k), rtol=0, atol=1e-12)
+    torch.testing.assert_close(m4, m, rtol=0, atol=1e-12)
+    torch.testing.assert_close(r4, r, rtol=0, atol=0)
+
+
+def test_the_pose_jacobian_is_the_chain_rule_product():
+    import torch
+
+    from sk3dmm.fitting._pose import _reprojection_jacobian
+
+    g = torch.Generator().manual_seed(5)
+    pc = torch.randn(2, 9, 3, generator=g, dtype=torch.float64) + torch.tensor([0.0, 0.0, 30.0], dtype=torch.float64)
+    t = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    f = torch.tensor([80.0, 120.0], dtype=torch.float64)
+    x, y, z = pc.unbind(-1)
+    zero = torch.zeros_like(z)
+    fz = f[:, None] / z
+    dproj = torch.stack(
+        [torch.stack([fz, zero, -f[:, None] * x / z**2], -1), torch.stack([zero, fz, -f[:, None] * y / z**2], -1)], -2
+    )
+    rx, ry, rz = (pc - t[:, None]).unbind(-1)
+    skew = torch.stack(
+        [torch.stack([zero, -rz, ry], -1), torch.stack([rz, zero, -rx], -1), torch.stack([-ry, rx, zero], -1)], -2
+    )
+    expected = torch.cat([-(dproj @ skew), dproj], -1).reshape(2, -1, 6)
+    torch.testing.assert_close(_reprojection_jacobian(pc, t, f), expected, rtol=1e-13, atol=1e-12)
