@@ -35,7 +35,7 @@ wheel-smoke: setup
 	cd $(SMOKE_DIR)/src && $(CURDIR)/$(BIN)/pip wheel -q --no-deps --no-build-isolation -w $(SMOKE_DIR)/dist .
 	$(PYTHON) -m venv $(SMOKE_DIR)/venv
 	$(SMOKE_DIR)/venv/bin/pip install -q "torch==2.13.0"
-	$(SMOKE_DIR)/venv/bin/pip install -q $(SMOKE_DIR)/dist/sk3dmm-*.whl
+	$(SMOKE_DIR)/venv/bin/pip install -q "$$(ls $(SMOKE_DIR)/dist/sk3dmm-*.whl)[fast]"
 	cp .ci/wheel_smoke.py $(SMOKE_DIR)/
 	cd / && $(SMOKE_DIR)/venv/bin/python $(SMOKE_DIR)/wheel_smoke.py $(CURDIR)
 

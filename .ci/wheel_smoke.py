@@ -10,6 +10,7 @@ dlib HOG and CNN detectors with the 68-point predictor, R-Net,
 C-Net) cannot run on the one real photo tests may use.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from skimage.data import astronaut
 
 import sk3dmm
 from sk3dmm import Reconstruct3DMM, SetAggregator
-from sk3dmm.faces import detect_faces
+from sk3dmm.faces import acceleration, detect_faces, litert_installed
 from sk3dmm.faces._retinaface import RetinaFace
 
 source = Path(sys.argv[1]).resolve()
@@ -46,6 +47,16 @@ assert score > 0.99 and keypoints.shape == (5, 2), "RetinaFace on the astronaut"
 assert detect_faces(photo, "retinaface")[0].extras["found_by"] == "retinaface"
 assert detect_faces(photo[0:300, 80:380].copy(), "none")[0].extras["found_by"] == "photo"
 print("RetinaFace (embedded weights) and the whole-photo mode: ok")
+print(f"acceleration: {acceleration()}")
+if litert_installed():  # the `fast` extra: the shipped .tflite files on LiteRT, against the torch graphs
+    found = {}
+    for runtime in ("torch", "litert"):
+        os.environ["SK3DMM_NETWORK_RUNTIME"] = runtime
+        found[runtime] = detect_faces(photo, "mediapipe_v2")[0]
+    del os.environ["SK3DMM_NETWORK_RUNTIME"]
+    gap = np.abs(found["torch"].points[:, :2] - found["litert"].points[:, :2]).max()
+    assert gap < 0.05, f"LiteRT and torch meshes differ by {gap} px"
+    print(f"MediaPipe v2 on LiteRT: ok ({gap:.4f} px from the torch graphs)")
 for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("blendshapes", "mediapipe_v2"), ("blendshapes_prior", "cascade")):
     coefs = Reconstruct3DMM(method=method, detector=detector).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
