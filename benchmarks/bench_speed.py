@@ -102,6 +102,27 @@ def landmarker_stages(images: list[np.ndarray]) -> dict[str, float]:
         }
 
 
+def at_long_side(images: list[np.ndarray], long_side: int) -> list[np.ndarray]:
+    from PIL import Image
+
+    out = []
+    for im in images:
+        scale = long_side / max(im.shape[:2])
+        size = (round(im.shape[1] * scale), round(im.shape[0] * scale))
+        out.append(np.asarray(Image.fromarray(im).resize(size, Image.BILINEAR)))
+    return out
+
+
+def default_detector_ms(images: list[np.ndarray]) -> float:
+    """ms per photo of the default detector (detection + landmarks + scores), one at a time,
+    as ``bench_real.py`` times it."""
+    from sk3dmm import Reconstruct3DMM
+    from sk3dmm.faces import detect_faces
+
+    detector = Reconstruct3DMM().detector
+    return per_photo_ms(lambda im: detect_faces(im, detector), images)
+
+
 def method_times(method: str, paths: list[str], batch: int) -> dict:
     """End-to-end ms per photo (one at a time; in batches) and the stages' ms per photo."""
     from sk3dmm import Reconstruct3DMM
@@ -228,6 +249,10 @@ def main() -> None:
     for runtime in runtimes:
         os.environ[RUNTIME_VARIABLE] = runtime
         results["stages_ms"][runtime] = landmarker_stages(images)
+        aflw = [im for p, im in zip(paths, images) if "aflw2000" in p]
+        if aflw:  # the #26 figure: AFLW2000-3D photos at 640 px on the long side, as bench_real.py
+            key = "default detector, AFLW2000-3D at 640 px"
+            results["stages_ms"][runtime][key] = default_detector_ms(at_long_side(aflw, 640))
     os.environ[RUNTIME_VARIABLE] = runtimes[-1]
     results["methods"] = {m: method_times(m, paths, args.batch) for m in args.methods}
     results["mediapipe"] = mediapipe_times(args.mediapipe_python, paths, args.out)
