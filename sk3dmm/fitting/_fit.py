@@ -259,8 +259,7 @@ class _Subset:
 
     def shape(self, coef: torch.Tensor) -> torch.Tensor:
         """(b, m, 3) subset vertices under the coefficients ``coef`` (b, n_identity + n_expression)."""
-        m, k = self.basis.shape[0], self.basis.shape[-1]
-        return self.mean + (coef @ self.basis.reshape(m * 3, k).T).reshape(len(coef), m, 3)
+        return self.mean + torch.einsum("mdk,bk->bmd", self.basis, coef)
 
 
 @dataclass(frozen=True)
@@ -272,6 +271,7 @@ class _ShapePrior:
     upper: torch.Tensor  # (k,)
     centre: torch.Tensor  # (b, k)
     held: torch.Tensor | None = None  # (b, n_expression) expression kept as given, or None
+    n_identity: int = 0  # the first n_identity coefficients are identity's
 
 
 def _fit_batch(model: MorphableModel, faces: _FaceInputs, options: _FitOptions) -> LandmarkFit:
@@ -389,7 +389,7 @@ def _shape_prior(
         if held.shape != (b, n_exp) or not torch.isfinite(held).all():
             raise ValueError(f"fixed_expression must be finite with shape ({b}, {n_exp}), got {tuple(held.shape)}")
         coef[:, n_id:] = held
-    return _ShapePrior(reg, lower, upper, centre, held), coef
+    return _ShapePrior(reg, lower, upper, centre, held, n_id), coef
 
 
 def _initial_pose(obs: _Observed, shape: torch.Tensor, rows: torch.Tensor, options: _FitOptions) -> _Pose:
@@ -424,7 +424,8 @@ def _solve_shape(
     if obs.weights is not None:
         scale = scale * obs.weights.repeat_interleave(2, 1)
     mw = m * scale[..., None]
-    hess = mw.transpose(1, 2) @ m + torch.diag(prior.reg)
+    hess = _symmetric_gram(mw, m, prior.n_identity)
+    hess = hess + torch.diag(prior.reg)
     grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + prior.reg * prior.centre
     if prior.held is not None:  # identity given the held expression
         n_id = hess.shape[-1] - prior.held.shape[1]
@@ -432,6 +433,18 @@ def _solve_shape(
         alpha = solve_box_qp(hess[:, :n_id, :n_id], grad_id, prior.lower[:n_id], prior.upper[:n_id])
         return torch.cat([alpha, prior.held], 1)
     return solve_box_qp(hess, grad, prior.lower, prior.upper)
+
+
+def _symmetric_gram(mw: torch.Tensor, m: torch.Tensor, split: int) -> torch.Tensor:
+    """``mw^T m`` (b, k, k), symmetric, from three of its four blocks split at ``split``
+    (identity | expression): the lower-left block is the upper-right's transpose, a fifth of
+    the products saved."""
+    k = m.shape[-1]
+    if not 0 < split < k:
+        return mw.transpose(1, 2) @ m
+    top = mw[..., :split].transpose(1, 2) @ m  # (b, split, k)
+    bottom = mw[..., split:].transpose(1, 2) @ m[..., split:]  # (b, k - split, k - split)
+    return torch.cat([top, torch.cat([top[..., split:].transpose(1, 2), bottom], -1)], 1)
 
 
 def _landmark_fit(

@@ -148,15 +148,23 @@ def _cost(
 
 def _reprojection_jacobian(pc: torch.Tensor, translation: torch.Tensor, focal: torch.Tensor) -> torch.Tensor:
     """Jacobian (b, 2n, 6) of the projected points in camera space ``pc`` (b, n, 3) with respect
-    to a left-multiplicative rotation update and a translation update.
-
-    With ``d(u, v) / d(pc) = [[f/z, 0, -f x/z^2], [0, f/z, -f y/z^2]]``, ``d(pc) / d(omega) =
-    -[rp]x`` (``rp = pc - t``) and ``d(pc) / dt = I``, written out per entry."""
-    rx, ry, rz = (pc - translation[:, None]).unbind(-1)
+    to a left-multiplicative rotation update and a translation update."""
+    rp = pc - translation[:, None]
     x, y, z = pc.unbind(-1)
-    fz = focal[:, None] / z.clamp_min(1e-6)
-    xz, yz = x * fz / z.clamp_min(1e-6), y * fz / z.clamp_min(1e-6)  # f x / z^2, f y / z^2
-    zero = torch.zeros_like(fz)
-    du = torch.stack([-xz * ry, fz * rz + xz * rx, -fz * ry, fz, zero, -xz], -1)
-    dv = torch.stack([-fz * rz - yz * ry, yz * rx, fz * rx, zero, fz, -yz], -1)
-    return torch.stack([du, dv], 2).reshape(len(pc), -1, 6)
+    z = z.clamp_min(1e-6)
+    f = focal[:, None]
+    zero = torch.zeros_like(z)
+    # d(u, v) / d(pc): (b, n, 2, 3); d(pc) / d(omega) = -[rp]x ; d(pc) / dt = I
+    dproj = torch.stack(
+        [torch.stack([f / z, zero, -f * x / z**2], -1), torch.stack([zero, f / z, -f * y / z**2], -1)], -2
+    )
+    rx, ry, rz = rp.unbind(-1)
+    skew = torch.stack(
+        [
+            torch.stack([zero, -rz, ry], -1),
+            torch.stack([rz, zero, -rx], -1),
+            torch.stack([-ry, rx, zero], -1),
+        ],
+        -2,
+    )
+    return torch.cat([-(dproj @ skew), dproj], -1).reshape(len(pc), -1, 6)
