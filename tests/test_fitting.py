@@ -52,6 +52,29 @@ def test_box_qp_matches_scipy():
     assert (got[:, 5:] >= 0).all() and (got[:, 5:] <= 1).all()
 
 
+def test_box_qp_factors_a_system_that_needs_jitter_as_the_robust_steps_do():
+    """The active-set steps run as TorchScript with plain Cholesky; a system that does not
+    factor (here an indefinite one) goes through the eager steps with diagonal jitter, and
+    a batch mixing both gives each row what it gets alone."""
+    from sk3dmm.fitting._shape import _active_set, _active_set_steps
+
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 20, 6))
+    h = torch.tensor(a.transpose(0, 2, 1) @ a)
+    g = torch.tensor(rng.standard_normal((3, 6)))
+    lower, upper = torch.zeros(6, dtype=torch.float64), torch.ones(6, dtype=torch.float64)
+    good = _active_set(h, g, lower, upper, 8)
+    eager, factored = _active_set_steps(h, g, lower, upper, 8)
+    assert factored and torch.equal(good, eager)  # the scripted steps give the eager bits
+    bad = h.clone()
+    bad[1] = -torch.eye(6, dtype=torch.float64) * 1e-12  # no Cholesky factor without jitter
+    _, factored = _active_set_steps(bad, g, lower, upper, 8)
+    assert not factored
+    mixed = _active_set(bad, g, lower, upper, 8)
+    assert torch.isfinite(mixed).all() and ((mixed >= 0) & (mixed <= 1)).all()
+    torch.testing.assert_close(mixed[[0, 2]], good[[0, 2]], rtol=0, atol=1e-12)  # measured 0.0
+
+
 def test_pose_is_exact_without_noise(ict):
     data = make_synthetic_landmarks(32, noise_px=0.0, random_state=3)
     pts = torch.tensor(data.landmarks3d)
@@ -139,6 +162,10 @@ def test_fit_rejects_bad_landmarks(ict):
     bad[0, 3, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         fit_shape_and_pose(ict, bad, 500.0, np.array([100.0, 100.0]))
+    weights = np.ones(68)
+    weights[5] = -1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        fit_shape_and_pose(ict, np.zeros((1, 68, 2)), 500.0, np.array([100.0, 100.0]), weights=weights)
 
 
 def test_shape_rmse_is_zero_for_equal_faces_and_ignores_similarity(ict):
@@ -192,6 +219,34 @@ def test_the_linear_system_of_a_shared_basis_is_the_per_point_product():
     torch.testing.assert_close(m, textbook.reshape(b, 2 * n, k), rtol=0, atol=1e-12)
     torch.testing.assert_close(m4, m, rtol=0, atol=1e-12)
     torch.testing.assert_close(r4, r, rtol=0, atol=0)
+    # each point's two rows and residuals scaled by the square root of its weight: M^T M and
+    # M^T r are then the weighted normal equations
+    weight = torch.rand(b, n, generator=g, dtype=torch.float64)
+    ms, rs = linear_shape_system(pts, mean, basis, rot, trans, focal, center, depth, weight.sqrt())
+    w2 = weight.repeat_interleave(2, 1)
+    torch.testing.assert_close(ms.transpose(1, 2) @ ms, m.transpose(1, 2) @ (m * w2[..., None]), rtol=1e-12, atol=0)
+    torch.testing.assert_close(ms.transpose(1, 2) @ rs[..., None], m.transpose(1, 2) @ (w2 * r)[..., None])
+
+
+def test_normal_equations_a_few_faces_at_a_time_equal_the_whole_batch(ict, monkeypatch):
+    """The linear rows are built a few faces at a time (bounded memory, no fresh pages per
+    call): a fit whose batch spans several such chunks gives the rows of one chunk."""
+    import sk3dmm.fitting._fit as fit_module
+    from sk3dmm.morphable import mediapipe_correspondence
+
+    dense = mediapipe_correspondence()
+    frontal = np.asarray(ict.landmarks(torch.zeros(1, ict.n_identity), torch.zeros(1, ict.n_expression)))
+    rng = np.random.default_rng(3)
+    lm68 = frontal[0, :, :2] * [1, -1] * 2.0 + 200  # only for a face-sized box of points
+    lo, hi = lm68.min(0), lm68.max(0)
+    pts = rng.uniform(lo, hi, (5, 468, 2))
+    kwargs = dict(landmark_vertices=dense.vertex_ids, weights=dense.weights(), dtype=torch.float64)
+    center = np.array([200.0, 200.0])
+    whole = fit_shape_and_pose(ict, pts, 500.0, center, **kwargs)
+    monkeypatch.setattr(fit_module, "SYSTEM_BYTES", 1)  # one face per chunk
+    chunked = fit_shape_and_pose(ict, pts, 500.0, center, **kwargs)
+    for name in ("alpha", "beta", "rotation", "translation"):
+        torch.testing.assert_close(getattr(chunked, name), getattr(whole, name), rtol=0, atol=1e-10)
 
 
 def test_the_pose_jacobian_matches_finite_differences():

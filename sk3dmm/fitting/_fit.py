@@ -176,7 +176,7 @@ def fit_shape_and_pose(
     contour : bool, default=True
         Re-match jaw contour landmarks 0-7 and 9-16 to the model's jaw line each iteration.
     weights : (k,) or (b, k), optional
-        Per-landmark weights (e.g. detector confidences).
+        Per-landmark weights, finite and non-negative (e.g. detector confidences).
     fixed_shape : (alpha, beta), optional
         Keep these coefficients (e.g. from R-Net) and fit the pose (and contour) only.
     prior_shape : (alpha, beta), optional
@@ -307,6 +307,8 @@ def _observed(faces: _FaceInputs, options: _FitOptions) -> _Observed:
     w = None
     if faces.weights is not None:
         w = torch.as_tensor(np.asarray(faces.weights), dtype=dtype, device=device).expand(b, n_pts)
+        if not (torch.isfinite(w).all() and (w >= 0).all()):
+            raise ValueError("weights must be finite and non-negative")
     spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
     return _Observed(x2d, focal, center, w, spread, torch.arange(b, device=device)[:, None])
 
@@ -414,25 +416,44 @@ def _solve_shape(
     obs: _Observed, sub: _Subset, prior: _ShapePrior, pts: torch.Tensor, rows: torch.Tensor, pose: _Pose
 ) -> torch.Tensor:
     """Identity and expression for the current pose and correspondences (``pts``: the current shape)."""
-    rot, trans = pose
-    depth = transform(pts, rot, trans)[..., 2]
-    basis = sub.basis[rows] if sub.landmark_basis is None else sub.landmark_basis
-    m, r = linear_shape_system(obs.x2d, sub.mean[rows], basis, rot, trans, obs.focal, obs.center, depth)
-    # residuals in units of the landmark spread: its square folded into the row weights (one
-    # pass over the (b, 2n, k) rows instead of three)
-    scale = obs.spread.square().reciprocal()[:, None].expand(r.shape)
-    if obs.weights is not None:
-        scale = scale * obs.weights.repeat_interleave(2, 1)
-    mw = m * scale[..., None]
-    hess = _symmetric_gram(mw, m, prior.n_identity)
+    hess, grad = _normal_equations(obs, sub, pts, rows, pose, prior.n_identity)
     hess = hess + torch.diag(prior.reg)
-    grad = (mw.transpose(1, 2) @ r[..., None])[..., 0] + prior.reg * prior.centre
+    grad = grad + prior.reg * prior.centre
     if prior.held is not None:  # identity given the held expression
         n_id = hess.shape[-1] - prior.held.shape[1]
         grad_id = grad[:, :n_id] - (hess[:, :n_id, n_id:] @ prior.held[..., None])[..., 0]
         alpha = solve_box_qp(hess[:, :n_id, :n_id], grad_id, prior.lower[:n_id], prior.upper[:n_id])
         return torch.cat([alpha, prior.held], 1)
     return solve_box_qp(hess, grad, prior.lower, prior.upper)
+
+
+SYSTEM_BYTES = 8 << 20  # the linear rows of this many bytes at once: a few faces of 468 points
+
+
+def _normal_equations(
+    obs: _Observed, sub: _Subset, pts: torch.Tensor, rows: torch.Tensor, pose: _Pose, split: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``M^T W M`` (b, k, k) and ``M^T W r`` (b, k) of the linear shape rows, residuals in
+    units of the landmark spread and weighted by the landmark weights (their square roots
+    folded into the rows). Built a few faces at a time: rows of a whole batch run to tens of
+    MB, which the allocator maps afresh (page faults) on every call."""
+    rot, trans = pose
+    depth = transform(pts, rot, trans)[..., 2]
+    scale = obs.spread.reciprocal()[:, None].expand(depth.shape)
+    if obs.weights is not None:
+        scale = scale * obs.weights.sqrt()
+    n_coef = sub.basis.shape[-1]
+    per_face = max(1, SYSTEM_BYTES // (2 * rows.shape[1] * n_coef * pts.element_size()))
+    hess, grad = [], []
+    for s in range(0, len(pts), per_face):
+        f = slice(s, s + per_face)
+        basis = sub.basis[rows[f]] if sub.landmark_basis is None else sub.landmark_basis
+        m, r = linear_shape_system(
+            obs.x2d[f], sub.mean[rows[f]], basis, rot[f], trans[f], obs.focal[f], obs.center[f], depth[f], scale[f]
+        )
+        hess.append(_symmetric_gram(m, m, split))
+        grad.append((m.transpose(1, 2) @ r[..., None])[..., 0])
+    return (hess[0], grad[0]) if len(hess) == 1 else (torch.cat(hess), torch.cat(grad))
 
 
 def _symmetric_gram(mw: torch.Tensor, m: torch.Tensor, split: int) -> torch.Tensor:

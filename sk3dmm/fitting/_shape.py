@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from functools import lru_cache
+
 import torch
 
 
@@ -14,6 +17,7 @@ def linear_shape_system(
     focal: torch.Tensor,
     center: torch.Tensor,
     depth: torch.Tensor,
+    point_scale: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows ``M c = r`` whose least-squares solution fits coefficients ``c`` to landmarks.
 
@@ -29,6 +33,9 @@ def linear_shape_system(
     rotation, translation : (b, 3, 3), (b, 3)
     focal, center : (b,), (b, 2)
     depth : (b, n) current depth of each point (weights)
+    point_scale : (b, n), optional
+        Each point's two rows (and residuals) multiplied by it: the square root of a weight,
+        so that ``M^T M`` and ``M^T r`` are the weighted normal equations.
 
     Returns
     -------
@@ -39,6 +46,8 @@ def linear_shape_system(
     uc = points2d - center[:, None]  # (b, n, 2)
     f = focal[:, None, None]
     inv = 1.0 / depth.clamp_min(1e-6)[..., None]  # (b, n, 1)
+    if point_scale is not None:
+        inv = inv * point_scale[..., None]
     # each point's (2, 3) row map A R (A = [[f, 0, -u], [0, f, -v]] / depth) times its (3, k)
     # basis: one batched product over the points (a shared basis: all faces' rows at once)
     rows = (f[..., None] * rotation[:, None, :2] - uc[..., None] * rotation[:, None, 2:3]) * inv[..., None]
@@ -82,7 +91,7 @@ def solve_box_qp(
         return _chol_solve(hessian, gradient)
     if not free.any():
         return _active_set(hessian, gradient, lower, upper, max_iter)
-    f, c = torch.nonzero(free)[:, 0], torch.nonzero(~free)[:, 0]
+    f, c = _as_slice(torch.nonzero(free)[:, 0]), _as_slice(torch.nonzero(~free)[:, 0])
     h_ff, h_fc, h_cc = hessian[:, f][:, :, f], hessian[:, f][:, :, c], hessian[:, c][:, :, c]
     chol = robust_cholesky(h_ff)
     x = torch.cholesky_solve(torch.cat([gradient[:, f, None], h_fc], -1), chol)  # H_ff^-1 [g_f, H_fc]
@@ -119,9 +128,44 @@ def _chol_solve(hessian: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.cholesky_solve(rhs[..., None], robust_cholesky(hessian))[..., 0]
 
 
+def _as_slice(index: torch.Tensor) -> torch.Tensor | slice:
+    """A run of consecutive indices (identity's, expression's) as a slice: a view, not a copy."""
+    first, n = int(index[0]), len(index)
+    return slice(first, first + n) if int(index[-1]) == first + n - 1 else index
+
+
 def _active_set(
     hessian: torch.Tensor, gradient: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, max_iter: int
 ) -> torch.Tensor:
+    """The active-set iterations, as one TorchScript function (the same steps and bits, a
+    fraction of the call overhead); where a system does not factor, the steps again with
+    :func:`robust_cholesky`'s jitter."""
+    solution, factored = _scripted_active_set()(hessian, gradient, lower, upper, max_iter)
+    return solution if factored else _active_set_steps(hessian, gradient, lower, upper, max_iter, True)[0]
+
+
+_script_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _scripted_unlocked():
+    return torch.jit.script(_active_set_steps)
+
+
+def _scripted_active_set():
+    with _script_lock:
+        return _scripted_unlocked()
+
+
+def _active_set_steps(
+    hessian: torch.Tensor,
+    gradient: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    max_iter: int,
+    robust: bool = False,
+):
+    """Returns the solution and whether every system factored (always, when ``robust``)."""
     b, k = gradient.shape
     lower, upper = lower.expand(b, k), upper.expand(b, k)
     pinned = torch.zeros(b, k, dtype=torch.bool, device=gradient.device)
@@ -132,7 +176,14 @@ def _active_set(
         free = ~pinned
         fixed_part = (hessian @ torch.where(pinned, value, 0.0)[..., None])[..., 0]
         h = torch.where(free[:, :, None] & free[:, None, :], hessian, 0.0) + eye * pinned[:, None, :]
-        c = _chol_solve(h, torch.where(pinned, value, gradient - fixed_part))
+        rhs = torch.where(pinned, value, gradient - fixed_part)[..., None]
+        if robust:
+            chol = robust_cholesky(h)
+        else:
+            chol, info = torch.linalg.cholesky_ex(h)
+            if bool((info > 0).any()):
+                return c, False
+        c = torch.cholesky_solve(rhs, chol)[..., 0]
         below, above = free & (c < lower), free & (c > upper)
         grad = (hessian @ c[..., None])[..., 0] - gradient  # KKT: >= 0 at lower, <= 0 at upper
         release = pinned & (((value <= lower) & (grad < 0)) | ((value >= upper) & (grad > 0)))
@@ -140,4 +191,4 @@ def _active_set(
             break
         value = torch.where(below, lower, torch.where(above, upper, value))
         pinned = (pinned | below | above) & ~release
-    return c.clamp(lower, upper)
+    return c.clamp(lower, upper), True
