@@ -273,3 +273,21 @@ def test_the_pose_jacobian_matches_finite_differences():
         step[:, j] = eps
         numeric = (uv(step) - uv(-step)) / (2 * eps)
         torch.testing.assert_close(jac[..., j], numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_the_fit_runs_without_autograd_and_leaves_ordinary_tensors(ict):
+    """The fit runs in inference mode (no autograd bookkeeping); what it returns, and the
+    model tensors it first builds, are ordinary tensors that autograd can use afterwards."""
+    import torch
+
+    from sk3dmm.morphable import load_ict_model
+
+    model = load_ict_model()  # a fresh model: its tensors are first built inside the fit
+    model._tensors.clear()
+    data = make_synthetic_landmarks(2, model=model, random_state=4)
+    fit = fit_shape_and_pose(model, data.landmarks, data.focal, data.center, dtype=torch.float64)
+    assert not any(getattr(fit, k).is_inference() for k in ("alpha", "beta", "rotation", "landmarks2d"))
+    assert not model.tensors("cpu", torch.float64)["mean"].is_inference()
+    alpha = fit.alpha.clone().requires_grad_()
+    model.vertices(alpha, fit.beta).square().sum().backward()
+    assert alpha.grad is not None and torch.isfinite(alpha.grad).all()

@@ -214,9 +214,14 @@ def fit_shape_and_pose(
         fixed_expression=fixed_expression,
     )
     chunk = max(1, MAX_POINTS_PER_CHUNK // options.n_points)
-    if len(landmarks) > chunk:  # bounded memory: the linear systems grow with faces x points
-        return _fit_in_chunks(model, faces, options, chunk)
-    return _fit_batch(model, faces, options)
+    # no autograd bookkeeping (an eighth of the time of a face fitted alone); the results are
+    # cloned out of inference mode, ordinary tensors for any later use
+    with torch.inference_mode():
+        if len(landmarks) > chunk:  # bounded memory: the linear systems grow with faces x points
+            fit = _fit_in_chunks(model, faces, options, chunk)
+        else:
+            fit = _fit_batch(model, faces, options)
+    return LandmarkFit(**{k: getattr(fit, k).clone() for k in LandmarkFit.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -330,7 +335,8 @@ def _landmark_subset(model: MorphableModel, options: _FitOptions) -> _Subset:
     if key not in _subsets:
         if len(_subsets) >= 8:
             _subsets.pop(next(iter(_subsets)))
-        _subsets[key] = _make_landmark_subset(model, options)
+        with torch.inference_mode(False):  # ordinary tensors, kept between calls
+            _subsets[key] = _make_landmark_subset(model, options)
     return _subsets[key]
 
 

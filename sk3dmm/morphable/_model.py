@@ -158,18 +158,22 @@ class MorphableModel:
         """The model's arrays as torch tensors on ``device``, built once and cached."""
         key = (str(torch.device(device)), dtype)
         if key not in self._tensors:
-            t = {
-                "mean": torch.as_tensor(self.mean, dtype=dtype, device=device),
-                "identity": torch.as_tensor(self.identity_basis, dtype=dtype, device=device),
-                "expression": torch.as_tensor(self.expression_basis, dtype=dtype, device=device),
-                "triangles": torch.as_tensor(self.triangles, dtype=torch.long, device=device),
-                "landmarks": torch.as_tensor(self.landmark_indices, dtype=torch.long, device=device),
-            }
-            if self.texture_basis is not None:
-                t["texture_mean"] = torch.as_tensor(self.texture_mean, dtype=dtype, device=device)
-                t["texture"] = torch.as_tensor(self.texture_basis, dtype=dtype, device=device)
-            self._tensors[key] = t
+            with torch.inference_mode(False):  # ordinary tensors, even when first asked for by the fit
+                self._tensors[key] = self._make_tensors(device, dtype)
         return self._tensors[key]
+
+    def _make_tensors(self, device: str | torch.device, dtype: torch.dtype) -> dict:
+        t = {
+            "mean": torch.as_tensor(self.mean, dtype=dtype, device=device),
+            "identity": torch.as_tensor(self.identity_basis, dtype=dtype, device=device),
+            "expression": torch.as_tensor(self.expression_basis, dtype=dtype, device=device),
+            "triangles": torch.as_tensor(self.triangles, dtype=torch.long, device=device),
+            "landmarks": torch.as_tensor(self.landmark_indices, dtype=torch.long, device=device),
+        }
+        if self.texture_basis is not None:
+            t["texture_mean"] = torch.as_tensor(self.texture_mean, dtype=dtype, device=device)
+            t["texture"] = torch.as_tensor(self.texture_basis, dtype=dtype, device=device)
+        return t
 
     def vertices(
         self,

@@ -1,0 +1,88 @@
+"""How fast is each source tree's landmark fit on the same real faces? The default method's
+fit inputs (MediaPipe v2's 468 points, the blendshape prior) are taken once from the photos,
+then each tree's ``fit_shape_and_pose`` runs on them in a fresh process, one face at a time
+and in batches of 32, the trees taking turns ``--rounds`` times; the median of the rounds.
+
+    git worktree add /tmp/old 6683c59
+    python tools/compare_fit_speed.py /tmp/old . --photos P1.jpg P2.jpg ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CAPTURE = """
+import pickle, sys, json
+sys.path.insert(0, sys.argv[1])
+import sk3dmm.regressors._dense_fit as dense_fit
+from sk3dmm import Reconstruct3DMM
+calls, fit = [], dense_fit.fit_shape_and_pose
+def recording(model, *args, **kwargs):
+    calls.append((args, kwargs))
+    return fit(model, *args, **kwargs)
+dense_fit.fit_shape_and_pose = recording
+Reconstruct3DMM(cache=False, on_error="nan").fit().transform(json.loads(sys.argv[2]))
+pickle.dump(calls, open(sys.argv[3], "wb"))
+"""
+
+TIMING = """
+import pickle, sys, time, json
+import numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+from sk3dmm.fitting import fit_shape_and_pose
+from sk3dmm.morphable import load_ict_model
+model, calls = load_ict_model(), pickle.load(open(sys.argv[2], "rb"))
+def pieces(size):
+    for args, kwargs in calls:
+        for s in range(0, len(args[0]), size):
+            part = dict(kwargs, prior_shape=tuple(v[s:s + size] for v in kwargs["prior_shape"]))
+            yield tuple(a[s:s + size] for a in args), part
+def ms_per_face(size):
+    items = list(pieces(size))
+    fit_shape_and_pose(model, *items[0][0], **items[0][1])
+    t0, n = time.perf_counter(), 0
+    for args, kwargs in items:
+        fit_shape_and_pose(model, *args, **kwargs)
+        n += len(args[0])
+    return 1e3 * (time.perf_counter() - t0) / n
+print(json.dumps({"one": ms_per_face(1), "batch32": ms_per_face(32), "threads": torch.get_num_threads()}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("old", type=Path)
+    ap.add_argument("new", type=Path)
+    ap.add_argument("--photos", nargs="+", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = Path(tmp) / "calls.pkl"
+        subprocess.run(
+            [sys.executable, "-c", CAPTURE, str(args.new.resolve()), json.dumps(args.photos), str(calls)], check=True
+        )
+        n_faces = sum(len(a[0]) for a, _ in pickle.loads(calls.read_bytes()))
+        times: dict[str, list[dict]] = {"old": [], "new": []}
+        for _ in range(args.rounds):
+            for name in ("old", "new"):
+                tree = getattr(args, name).resolve()
+                out = subprocess.run(
+                    [sys.executable, "-c", TIMING, str(tree), str(calls)], check=True, capture_output=True, text=True
+                )
+                times[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{n_faces} faces, median of {args.rounds} rounds, ms per face (torch threads: {times['new'][0]['threads']})")
+    for key, label in (("one", "one face at a time"), ("batch32", "in batches of 32")):
+        old = statistics.median(t[key] for t in times["old"])
+        new = statistics.median(t[key] for t in times["new"])
+        print(f"  {label}: {args.old} {old:.1f}, {args.new} {new:.1f} ({old / new:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
