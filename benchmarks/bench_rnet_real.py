@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.faces import Crop
 from sk3dmm.fitting import euler_to_matrix, matrix_to_euler
+from sk3dmm.metrics import pitch_yaw_roll
 from sk3dmm.morphable import load_ict_model
 from sk3dmm.nets import load_rnet
 from sk3dmm.pipeline import (
@@ -157,7 +158,7 @@ def aflw(folder: Path, runs: dict, cache: Path, limit: int | None) -> tuple[list
         ]
         sel = in_range[ok]
         mae, mae_fit = (
-            np.abs(-c[k][:, [1, 0, 2]][sel] - pose_gt[ok][sel]).mean(0) for k in ("pose", "pose_fit")
+            np.abs(pitch_yaw_roll(c[k])[sel] - pose_gt[ok][sel]).mean(0) for k in ("pose", "pose_fit")
         )
         data[label] = {
             "nme_bins": bins,

@@ -1,4 +1,5 @@
-"""Reconstruction error measures: similarity alignment and millimetre errors."""
+"""Reconstruction error measures: similarity alignment, millimetre errors, and head angles in
+the order head-pose benchmarks use."""
 
 from __future__ import annotations
 
@@ -82,3 +83,41 @@ def shape_rmse_mm(model, alpha_hat, beta_hat, alpha, beta, region=FACE_AREA) -> 
         )[:, region]
 
     return rmse_mm(verts(alpha_hat, beta_hat).numpy(), verts(alpha, beta).numpy(), model.unit_mm)
+
+
+def _rotations(axis: int, angle: np.ndarray) -> np.ndarray:
+    """Right-handed rotations about axis 0, 1 or 2 by ``angle`` (n,) radians: (n, 3, 3)."""
+    c, s = np.cos(angle), np.sin(angle)
+    m = np.zeros((len(angle), 3, 3))
+    i, j = [k for k in range(3) if k != axis]
+    m[:, axis, axis] = 1.0
+    m[:, i, i], m[:, i, j], m[:, j, i], m[:, j, j] = c, -s, s, c
+    if axis == 1:  # about y: z to x is the positive turn
+        m[:, i, j], m[:, j, i] = s, -s
+    return m
+
+
+def pitch_yaw_roll(pose) -> np.ndarray:
+    """sk3dmm's head angles as AFLW2000-3D's ``Pose_Para`` gives a head's.
+
+    sk3dmm's ``pose`` is (yaw, pitch, roll) of ``R = Ry(yaw) Rx(pitch) Rz(roll)``, the roll
+    turned first (:func:`sk3dmm.fitting.euler_to_matrix`); 3DDFA's angles, which AFLW2000-3D
+    and the head-pose papers that report on it use, are (pitch, yaw, roll) of the same
+    rotation written ``Rx Ry Rz``, the pitch turned last, each with the opposite sign. The two
+    orders agree within a degree or two near the frontal view and differ by tens of degrees
+    beyond 60 degrees of yaw, so angles are compared in one order.
+
+    Parameters
+    ----------
+    pose : (n, >=3) yaw, pitch, roll in degrees (e.g. the ``pose`` block)
+
+    Returns
+    -------
+    (n, 3) pitch, yaw, roll in degrees, in 3DDFA's order and signs
+    """
+    yaw, pitch, roll = np.deg2rad(np.asarray(pose, dtype=np.float64)[:, :3]).T
+    r = _rotations(1, yaw) @ _rotations(0, pitch) @ _rotations(2, roll)  # = Rx(a) Ry(b) Rz(c)
+    b = np.arcsin(np.clip(r[:, 0, 2], -1.0, 1.0))
+    a = np.arctan2(-r[:, 1, 2], r[:, 2, 2])
+    c = np.arctan2(-r[:, 0, 1], r[:, 0, 0])
+    return -np.rad2deg(np.stack([a, b, c], 1))
