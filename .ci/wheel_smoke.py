@@ -6,7 +6,7 @@ Fails (non-zero exit) when the import resolves to the source tree, when any file
 source tree's embedded data folders is missing from the installed package, or when any
 embedded model (ICT model, MediaPipe's detector and face mesh with the ICT correspondence,
 MediaPipe v2's 478-point mesh and blendshape network,
-dlib HOG and CNN detectors with the 68-point predictor, R-Net,
+dlib HOG and CNN detectors with the 68-point predictor, R-Net, the profile R-Net,
 C-Net) cannot run on the one real photo tests may use.
 """
 
@@ -61,6 +61,16 @@ for method, detector in (("landmarks", "mediapipe"), ("rnet", "mediapipe"), ("bl
     coefs = Reconstruct3DMM(method=method, detector=detector).fit_transform(photos)
     assert coefs.shape == (3, 153) and np.isfinite(coefs).all(), method
     print(f"Reconstruct3DMM(method={method!r}, detector={detector!r}): ok")
+rows = {p: Reconstruct3DMM(detector="retinaface", profiles=p, coef="pose").fit_transform(photos) for p in ("fit", "network")}
+assert np.array_equal(rows["fit"], rows["network"]), "profiles='network' changed a face whose mesh is usable"
+from sk3dmm.morphable import load_ict_model  # noqa: E402
+from sk3dmm.nets import load_profile_rnet  # noqa: E402
+
+profile_net = load_profile_rnet(load_ict_model()).net
+import torch  # noqa: E402
+
+assert torch.isfinite(profile_net(torch.rand(2, 3, 112, 112))).all()
+print("the embedded profile R-Net (profiles='network'): ok")
 sets = Reconstruct3DMM(method="rnet", coef="alpha").fit_transform([photos, photos[:2]])
 cnet = SetAggregator("cnet").transform(sets)
 mean = SetAggregator("mean").transform(sets)

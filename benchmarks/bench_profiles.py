@@ -20,13 +20,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import torch
 from _report import write_report
 
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.datasets import make_synthetic_faces
 from sk3dmm.faces import detect_faces, five_point_crop, load_image
+from sk3dmm.metrics import pitch_yaw_roll
 
 ANGLES = ("FL", "HL", "S", "HR", "FR")
 
@@ -88,48 +88,109 @@ def far_side(faces) -> tuple[list[str], dict]:
     return lines, data
 
 
-def rnet_on_profiles(folder: Path) -> tuple[list[str], dict]:
+def rnet_on_profiles(folder: Path, weights: list[str]) -> tuple[list[str], dict]:
+    """Pose MAE and 68-point NME beyond 60 deg of yaw: the default's fit to the mesh against
+    R-Net on the 5-point crop on RetinaFace's keypoints (the embedded R-Net, and each of
+    ``weights``), on every profile and on those the mesh says hold no face."""
+    from bench_real import aflw_truth
+
+    files = sorted(folder.glob("image*.jpg"))
+    gt, pose_gt, norm, in_range = aflw_truth(files)
+    sel = np.flatnonzero((np.abs(pose_gt[:, 1]) >= 60) & in_range)
+    files, gt, pose_gt, norm = [files[i] for i in sel], gt[sel], pose_gt[sel], norm[sel]
+    recs = Reconstruct3DMM(coef="pose", on_error="nan", cache=False).reconstruct([str(f) for f in files])
+    keep = np.array([r is not None for r in recs])
+    unusable = np.array([r is not None and r.found_by == "retinaface" and r.mesh_score < 0.05 for r in recs])
+    pose_fit = pitch_yaw_roll(
+        np.stack([r.coefficients["pose"][:3] if r is not None else np.full(3, np.nan) for r in recs])
+    )
+    nme_fit = (
+        np.array(
+            [
+                np.linalg.norm(r.fitted_landmarks - g, axis=1).mean() if r is not None else np.nan
+                for r, g in zip(recs, gt)
+            ]
+        )
+        / norm
+        * 100
+    )
+    keypoints = [_largest_retinaface_keypoints(load_image(f)) for f in files]
+    rows = {"the default's fit to the mesh": (pose_fit, nme_fit)}
+    for label, path, levelled in [("embedded R-Net (trained to 60 deg), crop turned level", None, True)] + [
+        (f"R-Net {Path(w).name}, crop as found", w, False) for w in weights
+    ]:
+        rows[label] = _rnet_rows(files, keypoints, path, levelled, gt, norm)
+    data, lines = {"n_profiles": len(files), "n_unusable_mesh": int(unusable.sum())}, []
+    for subset, mask in (("every profile", keep), ("mesh says no face", unusable)):
+        lines += [
+            f"AFLW2000-3D, yaw 60-90 deg, all angles within 99 deg, {subset}: {int(mask.sum())} photos",
+            "",
+            "| on those faces | yaw | pitch | roll (MAE, deg) | 68-pt NME % |",
+            "|---|---|---|---|---|",
+        ]
+        for label, (pose, nme) in rows.items():
+            ok = mask & np.isfinite(nme)
+            mae = np.abs(pose[ok] - pose_gt[ok]).mean(0)
+            lines.append(f"| {label} | {mae[1]:.2f} | {mae[0]:.2f} | {mae[2]:.2f} | {np.mean(nme[ok]):.2f} |")
+            data[f"{subset}/{label}"] = {
+                "pose_mae_pyr": mae.tolist(),
+                "nme": float(np.mean(nme[ok])),
+                "n": int(ok.sum()),
+            }
+        lines.append("")
+    return lines, data
+
+
+def _largest_retinaface_keypoints(image: np.ndarray) -> np.ndarray | None:
+    faces = detect_faces(image, "retinaface")
+    if not faces:
+        return None
+    return max(faces, key=lambda x: (x.box[2] - x.box[0]) * (x.box[3] - x.box[1])).keypoints
+
+
+def _rnet_rows(files, keypoints, weights, levelled, gt, norm, flip=False):
+    """R-Net's pose (AFLW's order and signs) and 68-point NME on the keypoint crops; the camera's
+    scale and shift fitted to the five keypoints with R-Net's rotation held. ``flip``: the
+    angles averaged with those of the mirrored crop (yaw and roll negated)."""
+    from sk3dmm.faces import align_crop, five_as_68, five_points
+    from sk3dmm.fitting import euler_to_matrix
     from sk3dmm.morphable import load_ict_model
     from sk3dmm.nets import load_rnet
     from sk3dmm.regressors import photo_angles
 
-    files = sorted(folder.glob("image*.jpg"))
-    truth = {f: np.rad2deg(scipy.io.loadmat(f.with_suffix(".mat"))["Pose_Para"][0, :3]) for f in files}
-    profiles = [f for f in files if abs(truth[f][1]) >= 60 and (np.abs(truth[f]) <= 99).all()]
-    bundle = load_rnet(None, load_ict_model())
+    model = load_ict_model()
+    bundle = load_rnet(weights, model)
     spec = (bundle.template5, bundle.input_size, bundle.rescale_factor)
-    recs = Reconstruct3DMM(coef="pose", on_error="nan", cache=False).reconstruct([str(f) for f in profiles])
-    fit_err, rnet_err = [], []
-    for f, r in zip(profiles, recs):
-        if r is None or r.found_by != "retinaface" or r.mesh_score >= 0.05:
+    pose, nme = np.full((len(files), 3), np.nan), np.full(len(files), np.nan)
+    for n, (f, k) in enumerate(zip(files, keypoints)):
+        if k is None:
             continue
-        image = load_image(f)
-        face = max(
-            detect_faces(image, "retinaface"), key=lambda x: (x.box[2] - x.box[0]) * (x.box[3] - x.box[1])
-        )
-        k = face.keypoints  # as 68 points whose 5 Deep3DFaceRecon points are RetinaFace's
-        points = np.zeros((68, 2))
-        points[[36, 39]], points[[42, 45]], points[30], points[48], points[54] = k[0], k[1], k[2], k[3], k[4]
-        crop = five_point_crop(image, points, spec)
+        image, points = load_image(f), five_as_68(k)
+        if levelled:
+            crop = five_point_crop(image, points, spec)
+            pixels, roll = crop.pixels, crop.rotation
+        else:
+            pixels, _, _ = align_crop(image, points, *spec)
+            roll = 0.0
         with torch.no_grad():
-            pixels = torch.from_numpy(np.array(crop.pixels)).permute(2, 0, 1)[None].float() / 255.0
-            coefs, _ = bundle.net.predict_with_features(pixels)
-        angles = np.rad2deg(bundle.net.split(coefs.float())["angle"].numpy())
-        ours = photo_angles(angles, np.array([crop.rotation]))[0]
-        to_aflw = [1, 0, 2]  # (yaw, pitch, roll) -> AFLW's (pitch, yaw, roll), opposite signs
-        fit_err.append(np.abs(-r.coefficients["pose"][to_aflw] - truth[f]))
-        rnet_err.append(np.abs(-ours[to_aflw] - truth[f]))
-    fit_mae, rnet_mae = np.mean(fit_err, 0), np.mean(rnet_err, 0)
-    lines = [
-        f"AFLW2000-3D, yaw 60-90 deg and all angles within 99 deg: {len(profiles)} photos; "
-        f"{len(fit_err)} kept by the cascade on RetinaFace's score with mesh_score < 0.05.",
-        "",
-        "| on those faces | yaw | pitch | roll (MAE, deg) |",
-        "|---|---|---|---|",
-        f"| the default's fit to the mesh | {fit_mae[1]:.2f} | {fit_mae[0]:.2f} | {fit_mae[2]:.2f} |",
-        f"| embedded R-Net (trained to 60 deg) on RetinaFace's 5-point crop | {rnet_mae[1]:.2f} | {rnet_mae[0]:.2f} | {rnet_mae[2]:.2f} |",
-    ]
-    return lines, {"n": len(fit_err), "fit_mae_pyr": fit_mae.tolist(), "rnet_mae_pyr": rnet_mae.tolist()}
+            x = torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float() / 255.0
+            coefs, _ = bundle.net.predict_with_features(torch.cat([x, x.flip(-1)]) if flip else x)
+        blocks = {b: v[:1].double() for b, v in bundle.net.split(coefs.float()).items()}
+        if flip:
+            blocks["angle"] = (
+                blocks["angle"]
+                + bundle.net.split(coefs.float())["angle"][1:].double() * torch.tensor([-1.0, 1.0, -1.0])
+            ) / 2
+        angles = photo_angles(np.rad2deg(blocks["angle"].numpy()), np.array([roll]))[0]
+        pose[n] = pitch_yaw_roll(angles[None])[0]
+        rot = euler_to_matrix(*(torch.tensor(np.deg2rad(a), dtype=torch.float64) for a in angles))
+        lm3 = model.vertices(blocks["id"], blocks["exp"], model.landmark_indices)[0] @ rot.T
+        xy = lm3[:, :2].numpy()  # the camera frame: x right, y down (as pixels)
+        src = five_points(xy)
+        a = np.c_[src.reshape(-1, 1), np.tile(np.eye(2), (5, 1))]  # s * p + t
+        s, tx, ty = np.linalg.lstsq(a, np.asarray(k, np.float64).reshape(-1), rcond=None)[0]
+        nme[n] = np.linalg.norm(s * xy + [tx, ty] - gt[n], axis=1).mean() / norm[n] * 100
+    return pose, nme
 
 
 def main() -> None:
@@ -138,11 +199,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--detectors", nargs="+", default=["mediapipe_v2", "cascade", "retinaface"])
     p.add_argument("--aflw2000")
+    p.add_argument("--rnet", nargs="*", default=[], help="R-Net checkpoints to try on the AFLW profiles")
     p.add_argument("--skip-rows", action="store_true", help="only the far-side table (and AFLW)")
+    p.add_argument("--aflw-only", action="store_true", help="only the AFLW profiles' table")
     p.add_argument("--out", default="results/profiles")
     args = p.parse_args()
     faces = make_synthetic_faces(args.people, image_size=256, random_state=args.seed)
     n = len(faces.images) // len(ANGLES)
+    if args.aflw_only:
+        lines, data = rnet_on_profiles(Path(args.aflw2000), args.rnet)
+        return write_report(args.out, "profiles_aflw", "\n".join(lines), data)
     rows, data_rows = ([], {}) if args.skip_rows else rows_by_angle(faces, args.detectors)
     far, data_far = far_side(faces)
     sections = [
@@ -157,7 +223,7 @@ def main() -> None:
     ]
     data = {"rows_by_angle": data_rows, "far_side": data_far}
     if args.aflw2000:
-        lines, data["aflw_rnet_on_profiles"] = rnet_on_profiles(Path(args.aflw2000))
+        lines, data["aflw_rnet_on_profiles"] = rnet_on_profiles(Path(args.aflw2000), args.rnet)
         sections += ["", *lines]
     write_report(args.out, "profiles", "\n".join(sections), data)
 

@@ -10,7 +10,9 @@ trained on them); pass the ones you have::
 
 Protocols (see the realfaces README): AFLW2000-3D 68-point NME (% of sqrt(w h) of the true
 points' box) by absolute yaw bin and their mean, head-pose MAE over the photos with all angles
-within 99 degrees; photos where no face is found are counted as failures and left out of the
+within 99 degrees, the angles of the fitted rotation taken in AFLW's own order (pitch, yaw,
+roll of ``Rx Ry Rz``: :func:`sk3dmm.metrics.pitch_yaw_roll`; before 0.7.1 sk3dmm's yaw, pitch
+and roll of ``Ry Rx Rz`` were compared with them, which differ beyond 60 degrees); photos where no face is found are counted as failures and left out of the
 errors. Expressions: 7 classes, 5 folds disjoint in performers, the same photos and folds for
 every row (those every detector found), beside HOG + SVM and pixels + PCA + SVM on the 5-point
 aligned crops. Identity: enrol the neutral photo, recognise the smiling one (rank-1 over all
@@ -39,6 +41,7 @@ from sklearn.svm import SVC
 
 from sk3dmm import CoefResNetClassifier, HOGFeatures, Reconstruct3DMM
 from sk3dmm.faces import detect_faces, load_image
+from sk3dmm.metrics import pitch_yaw_roll
 
 EXPRESSION_NAME = re.compile(r"(\d\d)(\d)(\d)([a-g])\d+\.jpg$")
 PUBLISHED = (
@@ -50,11 +53,15 @@ PUBLISHED = (
 CACHE = False  # --cache DIR: stages shared across methods (the seconds per photo then mean little)
 
 
-def reconstruct(paths, detector: str, method: str, n_jobs: int | None):
+PROFILES = ["fit"]  # --profiles: AFLW2000-3D rows for each Reconstruct3DMM(profiles=...)
+
+
+def reconstruct(paths, detector: str, method: str, n_jobs: int | None, profiles: str = "fit"):
     """Reconstructions (None where no face was found) and seconds per photo."""
     est = Reconstruct3DMM(
         detector=detector,
         method=method,
+        profiles=profiles,
         coef=("alpha", "beta", "pose"),
         on_error="nan",
         cache=CACHE,
@@ -94,16 +101,17 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
     rows, data, seconds, fine_rows = [], {}, {}, []
     fine = [(lo, lo + 15) for lo in range(0, 90, 15)]
     fine[-1] = (75, 1e9)
-    for det, meth in configurations(detectors, methods):
-        recs, sec = reconstruct(files, det, meth, n_jobs)
-        seconds[f"{det}/{meth}"] = sec
+    for det, meth, prof in [(d, m, p) for d, m in configurations(detectors, methods) for p in PROFILES]:
+        recs, sec = reconstruct(files, det, meth, n_jobs, prof)
+        shown = meth if prof == "fit" else f"{meth} (profiles={prof})"
+        seconds[f"{det}/{shown}"] = sec
         found = np.array([r is not None for r in recs])
         found_by = {}
         for r in recs:
             if r is not None and r.found_by:
                 found_by[r.found_by] = found_by.get(r.found_by, 0) + 1
         variants = [("fit", lambda r: r.fitted_landmarks)]
-        if meth == methods[0]:
+        if meth == methods[0] and prof == PROFILES[0]:
             variants.insert(0, ("detector's 68", lambda r: r.landmarks))
         for label, get in variants:
             pred = np.stack([get(r) if r is not None else np.full((68, 2), np.nan) for r in recs])
@@ -116,12 +124,12 @@ def aflw2000(folder: Path, detectors, methods, limit, n_jobs):
                 "found_bins": det_by_bin,
                 "found": float(found.mean()),
             }
-            name = f"{det} / {meth if label == 'fit' else label}"
+            name = f"{det} / {shown if label == 'fit' else label}"
             if label == "fit":
                 est = np.stack(
                     [r.coefficients["pose"][:3] if r is not None else np.full(3, np.nan) for r in recs]
                 )
-                est = -est[:, [1, 0, 2]]  # (yaw, pitch, roll) -> AFLW's (pitch, yaw, roll), opposite signs
+                est = pitch_yaw_roll(est)  # the same rotation in AFLW's order (x, then y, then z)
                 sel = found & in_range
                 mae = np.abs(est[sel] - pose_gt[sel]).mean(0)
                 entry["pose_mae_yaw_pitch_roll"] = [float(mae[1]), float(mae[0]), float(mae[2])]
@@ -391,6 +399,13 @@ def main() -> None:
         nargs="+",
         default=["landmarks", "rnet", "blendshapes", "blendshapes_prior", "rnet_blendshapes"],
     )
+    p.add_argument(
+        "--profiles",
+        nargs="+",
+        default=["fit"],
+        choices=["fit", "network"],
+        help="AFLW2000-3D rows for each Reconstruct3DMM(profiles=...)",
+    )
     p.add_argument("--limit", type=int, default=None, help="first N AFLW2000-3D photos")
     p.add_argument("--n-jobs", type=int, default=None)
     p.add_argument("--speed-photos", type=int, default=100, help="photos timed for detection speed")
@@ -402,6 +417,7 @@ def main() -> None:
     args = p.parse_args()
     global CACHE
     CACHE = args.cache or False
+    PROFILES[:] = args.profiles
     import torch
 
     header = (

@@ -61,8 +61,9 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
     clear_cache()
     folder = tmp_path / "cache"
     first = Reconstruct3DMM(coef="beta", cache=folder).fit_transform(face_photos[:4])
-    # one folder per stage (detection, crop, the blendshape scores, fit), one entry per photo in each
-    assert sorted(len(list(d.glob("*.pkl"))) for d in folder.iterdir()) == [4, 4, 4, 4]
+    # one folder per stage (detection, crop, the blendshape scores, fit, the profile R-Net), one
+    # entry per photo in each
+    assert sorted(len(list(d.glob("*.pkl"))) for d in folder.iterdir()) == [4, 4, 4, 4, 4]
     clear_cache()  # a new process: nothing in memory, all on disk
     disk = DiskCache(folder)
     key_count = sum(1 for _ in folder.rglob("*.pkl"))
@@ -77,7 +78,7 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
         again = Reconstruct3DMM(coef="beta", cache=folder).fit_transform(face_photos[:4])
     finally:
         DefaultLandmarker.detect = real
-    assert calls == [] and key_count == 16 and disk.misses == 0
+    assert calls == [] and key_count == 20 and disk.misses == 0
     np.testing.assert_array_equal(first, again)
     # a corrupt entry is a miss, recomputed and rewritten
     victim = next(folder.rglob("*.pkl"))
@@ -91,7 +92,7 @@ def test_disk_cache_is_shared_by_instances_processes_and_runs(tmp_path, face_pho
     pipe = make_pipeline(Reconstruct3DMM(coef="beta", cache=folder), SVC())
     search = GridSearchCV(pipe, {"svc__C": [0.1, 1.0]}, cv=2, n_jobs=2)
     search.fit(face_photos[:4], ["a", "b", "a", "b"])
-    assert sum(1 for _ in folder.rglob("*.pkl")) == 16  # nothing new was computed
+    assert sum(1 for _ in folder.rglob("*.pkl")) == 20  # nothing new was computed
     with pytest.raises(ValueError, match="is a file"):
         Reconstruct3DMM(cache=str(victim)).fit()
 

@@ -54,11 +54,24 @@ def test_a_fitting_setting_change_reuses_detections_crops_and_r_net(face_photos,
     first = Reconstruct3DMM(method="rnet_refined", n_iter=4)
     a = first.fit_transform(photos)
     assert len(detects) == 4 and len(nets) == 1  # one batch through R-Net
-    assert _stats(first) == {"detection": (4, 0), "the crop": (4, 0), "R-Net": (4, 0), "the fit": (4, 0)}
+    profile = {"the profile R-Net": (4, 0)}  # after the fit: faces whose mesh is unusable (none here)
+    assert _stats(first) == {
+        "detection": (4, 0),
+        "the crop": (4, 0),
+        "R-Net": (4, 0),
+        "the fit": (4, 0),
+        **profile,
+    }
     second = Reconstruct3DMM(method="rnet_refined", n_iter=2, expression_reg=0.1)
     b = second.fit_transform(photos)
     assert len(detects) == 4 and len(nets) == 1  # nothing detected or regressed again
-    assert _stats(second) == {"detection": (0, 4), "the crop": (0, 4), "R-Net": (0, 4), "the fit": (4, 0)}
+    assert _stats(second) == {
+        "detection": (0, 4),
+        "the crop": (0, 4),
+        "R-Net": (0, 4),
+        "the fit": (4, 0),
+        **profile,
+    }
     assert not np.array_equal(a, b)  # the fit did run with the new settings
     # another method over the same detector reuses the detections; R-Net's crop is its own
     third = Reconstruct3DMM(method="landmarks")
@@ -91,7 +104,9 @@ def test_a_new_landmarker_is_one_module_and_one_registry_line(astronaut):
 
 
 def test_unknown_names_list_the_registered_ones(astronaut):
-    with pytest.raises(ValueError, match=r"unknown detector 'nope'; registered: \['cascade', 'cnn', 'face_alignment'"):
+    with pytest.raises(
+        ValueError, match=r"unknown detector 'nope'; registered: \['cascade', 'cnn', 'face_alignment'"
+    ):
         Reconstruct3DMM(detector="nope").fit()
     with pytest.raises(ValueError, match=r"unknown method 'nope'; registered: \[.*'landmarks', 'rnet'"):
         Reconstruct3DMM(method="nope").fit()

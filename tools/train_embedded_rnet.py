@@ -9,6 +9,20 @@ The shipped weights come from two runs (about 45 minutes on 2 CPU cores)::
         --epochs 4 --lr 5e-4 --seed 11 --photos WEBMORPH/canada:WEBMORPH/3dsk \
         --photo-textures 0.5 --backgrounds 0.7 --hair 0.6 --camera 0.5 --mesh-crop 0.7
 
+The profile R-Net (``rnet_ict_profile.pt``, for faces whose mesh is unusable with
+``Reconstruct3DMM(profiles="network")``) continues the shipped one over +-90 degrees of yaw, 80% of
+the renders cropped on the keypoints RetinaFace finds in them, in three runs (about 75 minutes
+on 2 cores; the seeds, sizes and learning rates of each are in its training log)::
+
+    P="--yaw-max 90 --retinaface-crop 0.8 --photos WEBMORPH/canada:WEBMORPH/3dsk \
+       --photo-textures 0.5 --backgrounds 0.7 --hair 0.6 --camera 0.5"
+    python tools/train_embedded_rnet.py --init sk3dmm/nets/data/rnet_ict.pt --n-train 30000 \
+        --epochs 4 --lr 5e-4 --seed 21 $P --out /tmp/p1
+    python tools/train_embedded_rnet.py --init /tmp/p1/rnet_ict.pt --n-train 40000 --epochs 5 \
+        --lr 5e-4 --seed 22 $P --out /tmp/p2
+    python tools/train_embedded_rnet.py --init /tmp/p2/rnet_ict.pt --n-train 40000 --epochs 4 \
+        --lr 3e-4 --seed 23 $P --name rnet_ict_profile
+
 (``WEBMORPH``: the webmorphR.stim stimuli, CC BY 4.0, e.g. ``../shared/realfaces/webmorph``;
 attribution in ``sk3dmm/nets/data/rnet_ict-ATTRIBUTION.txt``.) The photo-like switches
 (:class:`sk3dmm.training.TrainConfig`, :mod:`sk3dmm.render._photo_like`) were chosen on real photos
@@ -49,6 +63,7 @@ if __name__ == "__main__":
     p.add_argument("--init", help="sk3dmm checkpoint to start from (stage 2 alone, or stage 1 continued)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(DATA))
+    p.add_argument("--name", default="rnet_ict", help="file stem: rnet_ict, or rnet_ict_profile")
     args = vars(p.parse_args())
     torch.set_num_threads(args["threads"])
     cfg = TrainConfig(**{f.name: args[f.name] for f in fields(TrainConfig)})
@@ -62,7 +77,7 @@ if __name__ == "__main__":
             net.load_state_dict(ckpt["state_dict"])
         net, log = train_rnet(cfg, net=net)
         if args["init"]:
-            previous = Path(args["init"]).with_name("rnet_ict_training_log.json")
+            previous = Path(args["init"]).with_name(Path(args["init"]).stem + "_training_log.json")
             log["continued_from"] = json.loads(previous.read_text()) if previous.is_file() else args["init"]
     else:
         init = Path(args["init"] or DATA / "rnet_ict.pt")
@@ -74,4 +89,4 @@ if __name__ == "__main__":
         log.pop("hybrid_stage", None)
     if args["stage"] != "supervised":
         log["hybrid_stage"] = train_hybrid_stage(net, hcfg, cfg, model)
-    save_rnet(net, cfg, args["out"], log)
+    save_rnet(net, cfg, args["out"], log, args["name"])

@@ -2,7 +2,15 @@
 points, MediaPipe v2's 478 points and blendshape scores, on BlazeFace's or RetinaFace's boxes;
 :mod:`sk3dmm.faces.landmarkers`), the RetinaFace detector, the one face record and the crops."""
 
-from ._alignment import align_crop, crop_affine, eye_line_angle, five_points, pos_fit, rotate_points
+from ._alignment import (
+    align_crop,
+    crop_affine,
+    eye_line_angle,
+    five_as_68,
+    five_points,
+    pos_fit,
+    rotate_points,
+)
 from ._blendshape_names import MEDIAPIPE_BLENDSHAPES
 from ._crop import Crop, downscaled, five_point_crop, sample_bilinear, sample_opencv
 from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face, largest_face
@@ -13,6 +21,7 @@ from .landmarkers._litert import RUNTIME_VARIABLE, litert_installed
 from .landmarkers._mediapipe import MediaPipeFaceMesh
 from .landmarkers._mediapipe_v2 import V2_FILES, MediaPipeFaceLandmarkerV2
 from .landmarkers._mediapipe_v2 import network_runtime as _network_runtime
+from .landmarkers._retinaface import unusable_mesh
 
 
 def acceleration() -> dict[str, str]:
@@ -55,6 +64,7 @@ __all__ = [
     "downscaled",
     "eye_line_angle",
     "five_point_crop",
+    "five_as_68",
     "five_points",
     "get_landmarker",
     "largest_face",
@@ -68,4 +78,5 @@ __all__ = [
     "sample_bilinear",
     "sample_opencv",
     "to_rgb_uint8",
+    "unusable_mesh",
 ]

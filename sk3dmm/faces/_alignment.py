@@ -32,6 +32,26 @@ def five_points(landmarks68: np.ndarray) -> np.ndarray:
     )
 
 
+def five_as_68(points5: np.ndarray) -> np.ndarray:
+    """Five points (eye centres, nose tip, mouth corners; e.g. RetinaFace's keypoints) as 68
+    landmarks whose :func:`five_points` are those five (the other landmarks are zero), so that
+    :func:`align_crop` can crop on them.
+
+    Parameters
+    ----------
+    points5 : (..., 5, 2), in :func:`five_points`' order
+
+    Returns
+    -------
+    (..., 68, 2)
+    """
+    k = np.asarray(points5, dtype=np.float64)
+    points = np.zeros((*k.shape[:-2], 68, 2))
+    for slots, j in (([36, 39], 0), ([42, 45], 1), ([30], 2), ([48], 3), ([54], 4)):
+        points[..., slots, :] = k[..., j : j + 1, :]
+    return points
+
+
 def pos_fit(points2d: np.ndarray, points3d: np.ndarray) -> tuple[np.ndarray, float]:
     """Deep3DFaceRecon's ``POS``: least-squares scaled-orthographic fit of 3-D to 2-D points.
 

@@ -67,7 +67,7 @@ class Crop:
         return np.r_[scale, (turned - pivot) * scale + self.size / 2]
 
 
-def five_point_crop(image: np.ndarray, landmarks68: np.ndarray, spec: tuple) -> Crop:
+def five_point_crop(image: np.ndarray, landmarks68: np.ndarray, spec: tuple, level: bool = True) -> Crop:
     """Deep3DFaceRecon's crop (:func:`~sk3dmm.faces.align_crop`, aligned on 5 points), turned so
     that the eyes are level, as R-Net sees a face.
 
@@ -76,9 +76,12 @@ def five_point_crop(image: np.ndarray, landmarks68: np.ndarray, spec: tuple) -> 
     image : (H, W, 3) uint8
     landmarks68 : (68, 2) in the image's pixels
     spec : (template5, size, rescale_factor), see :func:`~sk3dmm.faces.align_crop`
+    level : bool, default=True
+        Turn the crop so that the eyes are level; False: the photo's own axes (as the profile
+        R-Net reads a profile, whose eye line is foreshortened).
     """
     template5, size, rescale = spec
-    roll = eye_line_angle(landmarks68)  # turned level, as MediaPipe's graph turns its ROI
+    roll = eye_line_angle(landmarks68) if level else 0.0  # level, as MediaPipe's graph turns its ROI
     pixels, _, params = align_crop(image, landmarks68, template5, size, rescale, roll=roll)
     sx, sy, ox, oy = crop_affine(params, size)
     pivot = np.array([image.shape[1] / 2, image.shape[0] / 2])

@@ -3,7 +3,7 @@ modules, with their loading and export. Training is in :mod:`sk3dmm.training`.""
 
 from ._classifier_nets import CoefMLP, CoefResNet, ImageResNet
 from ._deep3d import load_deep3d_rnet, load_deep3d_template
-from ._embedded import RNetBundle, load_rnet
+from ._embedded import RNetBundle, load_profile_rnet, load_rnet
 from ._export import export_rnet
 from ._mobilenet import MobileNetV2
 from ._resnet import ResNet, resnet18, resnet34, resnet50
@@ -46,6 +46,7 @@ __all__ = [
     "fine_tune_rnet",
     "load_deep3d_rnet",
     "load_deep3d_template",
+    "load_profile_rnet",
     "load_rnet",
     "render_training_crops",
     "resnet18",

@@ -25,6 +25,7 @@ from ._rnet_io import ict_template
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 EMBEDDED_WEIGHTS = DATA_DIR / "rnet_ict.pt"
+PROFILE_WEIGHTS = DATA_DIR / "rnet_ict_profile.pt"
 
 
 @dataclass
@@ -157,3 +158,14 @@ def rnet_from_pickle(name: str, sha256: str, model: MorphableModel, template) ->
     bundle = load_rnet(None, model, template)
     check_embedded_digest("R-Net weights", name, sha256, bundle._embedded[1])
     return bundle
+
+
+def load_profile_rnet(model: MorphableModel) -> RNetBundle:
+    """The embedded profile R-Net for the ICT model (checksum-verified): trained on renders
+    across +-90 degrees of yaw, each cropped on the five keypoints RetinaFace finds in it and
+    not turned level, as :class:`~sk3dmm.Reconstruct3DMM` crops a face whose mesh is unusable
+    (``tools/train_embedded_rnet.py``, ``rnet_ict_profile_training_log.json``)."""
+    if model.name != "ICT-FaceKit light":
+        raise ModelFileError(f"the embedded profile R-Net is for the ICT model, not {model.name}")
+    weights = verified_path(PROFILE_WEIGHTS, PROFILE_WEIGHTS.with_suffix(".sha256"))
+    return _cached(str(weights), model, None)

@@ -2,10 +2,11 @@
 then the hybrid weak supervision of Deng et al. on fresh renders.
 
 Each training image is a random face (identity, expression recipe or random blendshapes,
-yaw -60..60 degrees, lighting, albedo, background) rendered by :mod:`sk3dmm.render`, then
-aligned and cropped exactly as photos are at inference (5 points from 68 landmarks, with
-detector-like landmark noise). The loss is the squared vertex error of the predicted face
-(identity + expression, no pose) over the face area, plus pose angles and lighting.
+yaw within ``yaw_max`` degrees (60 by default), lighting, albedo, background) rendered by
+:mod:`sk3dmm.render`, then aligned and cropped exactly as photos are at inference (5 points
+from 68 landmarks, with detector-like landmark noise, or RetinaFace's keypoints). The loss is
+the squared vertex error of the predicted face (identity + expression, no pose) over the face
+area, plus pose angles and lighting.
 
 Stage 2 (:func:`train_hybrid_stage`) adds :class:`HybridLoss` (landmarks, skin photometric,
 coefficient prior) computed from the crops alone, as on unlabelled photos, next to the
@@ -26,7 +27,7 @@ import torch
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ..faces import align_crop, crop_affine
+from ..faces import align_crop, crop_affine, five_as_68
 from ..fitting import project, transform
 from ..morphable import MorphableModel, load_ict_model
 from ..nets._rnet import RNet
@@ -47,8 +48,11 @@ class TrainConfig:
     composited into a bank photo at its fitted pose, ``backgrounds`` natural images behind the
     head, ``hair`` hair on the parametric albedo's scalp, ``camera`` sensor degradations,
     ``mesh_crop`` cropping on MediaPipe's 68 points' vertices (as photos are cropped with the
-    default detector) instead of the model's 68 landmarks. ``photos`` is a folder of frontal
-    photos for the bank, or several joined by ``os.pathsep`` (searched recursively; ``""``: no bank).
+    default detector) instead of the model's 68 landmarks, ``retinaface_crop`` cropping on the
+    five keypoints RetinaFace finds in the render, not turned level (as profiles whose mesh is
+    unusable are cropped at inference; where it finds no face, the landmarks' crop). ``photos``
+    is a folder of frontal photos for the bank, or several joined by ``os.pathsep`` (searched
+    recursively; ``""``: no bank). ``yaw_max`` bounds the renders' yaw (degrees, uniform).
     """
 
     n_train: int = 40000
@@ -70,6 +74,7 @@ class TrainConfig:
     hair: float = 0.0
     camera: float = 0.0
     mesh_crop: float = 0.0
+    retinaface_crop: float = 0.0
 
 
 def _random_expressions(model, n, rng):
@@ -105,6 +110,14 @@ def _context_triangles(model: MorphableModel) -> torch.Tensor:
             keep[model.region(name)] = True
     tri = np.asarray(model.triangles)
     return torch.as_tensor(tri[keep[tri].all(1)], dtype=torch.long)
+
+
+def _training_retinaface():
+    """RetinaFace as the cascade runs it on profiles (its long side, CPU)."""
+    from ..faces import RetinaFace
+    from ..faces.landmarkers._retinaface import RETINAFACE_LONG_SIDE
+
+    return RetinaFace(long_side=RETINAFACE_LONG_SIDE)
 
 
 def render_training_crops(
@@ -203,6 +216,8 @@ def render_training_crops(
     crops = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     affine = np.empty((n, 4))
     degrade_it = photo_rng.random(n) < cfg.camera
+    on_keypoints = np.random.default_rng([seed_int, 2]).random(n) < cfg.retinaface_crop
+    detector = _training_retinaface() if on_keypoints.any() else None
     context_tri = _context_triangles(model)
     table = torch.as_tensor(albedo, dtype=torch.float32)
     order = np.r_[np.flatnonzero(~in_context), np.flatnonzero(in_context)]
@@ -243,9 +258,17 @@ def render_training_crops(
                 soft = torch.nn.functional.avg_pool2d(out.mask[:, None].float(), 5, 1, 2)[:, 0, ..., None]
                 image = soft * image + (1 - soft) * bg
             imgs = (image.numpy() * 255 + 0.5).astype(np.uint8)
+            imgs = [degrade(imgs[j], photo_rng) if degrade_it[i] else imgs[j] for j, i in enumerate(idx)]
+            points = [crop_pts[i] for i in idx]
+            wanted = [j for j, i in enumerate(idx) if on_keypoints[i]]
+            if wanted:
+                found = detector.detect_boxes([imgs[j] for j in wanted])
+                for j, faces in zip(wanted, found):
+                    if faces:
+                        keypoints = max(faces, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))[2]
+                        points[j] = five_as_68(keypoints)
             for j, i in enumerate(idx):
-                img = degrade(imgs[j], photo_rng) if degrade_it[i] else imgs[j]
-                crops[i], _, params = align_crop(img, crop_pts[i], template, INPUT_SIZE, RESCALE_CM)
+                crops[i], _, params = align_crop(imgs[j], points[j], template, INPUT_SIZE, RESCALE_CM)
                 affine[i] = crop_affine(params, INPUT_SIZE)
     targets = {
         "id": alpha.astype(np.float32),
@@ -378,13 +401,13 @@ def _log_epoch(log: dict, epoch: int, t_start: float, sums: dict, count: int, va
     logger.info("%s", json.dumps(entry))
 
 
-def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Path:
-    """Write ``rnet_ict.pt``, its SHA-256 and the JSON training log into ``out_dir``."""
+def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict, name: str = "rnet_ict") -> Path:
+    """Write ``{name}.pt``, its SHA-256 and the JSON training log into ``out_dir``."""
     from ..morphable._files import sha256_of
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    weights = out / "rnet_ict.pt"
+    weights = out / f"{name}.pt"
     torch.save(
         {
             "state_dict": net.state_dict(),
@@ -396,8 +419,8 @@ def save_rnet(net: RNet, cfg: TrainConfig, out_dir: str | Path, log: dict) -> Pa
         },
         weights,
     )
-    (out / "rnet_ict.sha256").write_text(f"{sha256_of(weights)}  rnet_ict.pt\n")
-    (out / "rnet_ict_training_log.json").write_text(json.dumps(log, indent=2))
+    (out / f"{name}.sha256").write_text(f"{sha256_of(weights)}  {name}.pt\n")
+    (out / f"{name}_training_log.json").write_text(json.dumps(log, indent=2))
     return weights
 
 

@@ -28,6 +28,7 @@ from ..pipeline import (
 )
 from ..pipeline._errors import ON_ERROR, describe_sample
 from ..regressors import RegressionSettings, build_regressors, method_regressors, uses_rnet
+from ..regressors._profile_rnet import ProfileRNetRegressor
 from ._blocks import feature_names, normalize_coef
 from ._image_sets import ImageSet, is_set_input
 from ._landmark_fitter import resolve_device
@@ -41,6 +42,15 @@ def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray,
     from ..nets._rnet_io import ict_template
 
     return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
+
+
+def _profile_rnet_applies(model: MorphableModel, spec: tuple) -> bool:
+    """Whether ``profiles="network"`` can run: the embedded ICT model, and the method's crop framed
+    as the profile R-Net's (another R-Net's crop, e.g. Deep3DFaceRecon's 224 px, is not)."""
+    if model.name != "ICT-FaceKit light":
+        return False
+    template, size, rescale = photo_crop_spec(model)
+    return spec[1] == size and spec[2] == rescale and np.array_equal(spec[0], template)
 
 
 @dataclass
@@ -140,6 +150,16 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         a portrait), the one nearest the photo's centre, or none (``"refuse"``: such a photo
         fails with :class:`~sk3dmm.MultipleFacesError`). The number found is in
         ``Reconstruction.n_faces`` and ``to_frame``'s ``n_faces`` column.
+    profiles : {"network", "fit"}, default="network"
+        The row of a face whose mesh is unusable (found by RetinaFace with the mesh network
+        saying "no face", mostly beyond 60 degrees of yaw; ``to_frame``'s ``mesh_score`` under
+        0.05): ``"network"`` takes identity, expression and the head's angles from the embedded
+        profile R-Net (trained on renders across +-90 degrees) on the crop on RetinaFace's five
+        keypoints where that network sees at least 60 degrees of yaw, the camera's position
+        solved from those keypoints (with the embedded ICT model and a method whose crop is
+        the embedded R-Net's; otherwise as ``"fit"``);
+        ``"fit"`` fits the method to the mesh's points as for every other face (0.7.0's rows).
+        Every other face gets the same row either way.
     max_pixels : int, default=2_000_000
         Pixel budget of detection: a larger photo is downscaled to this many pixels for
         detection and the face crop (landmarks are mapped back to its own pixels), so a
@@ -230,6 +250,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "detector": [str],  # a name of sk3dmm.faces.LANDMARKERS, checked in fit
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "faces": [StrOptions(set(FACE_CHOICES))],
+        "profiles": [StrOptions({"fit", "network"})],
         "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
@@ -259,6 +280,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         detector="cascade",
         upsample=1,
         faces="largest",
+        profiles="network",
         max_pixels=2_000_000,
         focal_length=None,
         n_iter=4,
@@ -285,6 +307,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.detector = detector
         self.upsample = upsample
         self.faces = faces
+        self.profiles = profiles
         self.max_pixels = max_pixels
         self.focal_length = focal_length
         self.n_iter = n_iter
@@ -489,13 +512,17 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def _stages(self, setup: _Setup) -> Stages:
         """The stages of ``method`` and ``detector`` with this estimator's settings."""
-        regressors = build_regressors(self.method, self._regression_settings(setup))
+        settings = self._regression_settings(setup)
+        regressors = build_regressors(self.method, settings)
         spec = next(
             (r.crop_spec for r in regressors if hasattr(r, "crop_spec")), photo_crop_spec(setup.model)
         )
+        profiles = self.profiles if _profile_rnet_applies(setup.model, spec) else "fit"
+        if profiles == "network":
+            regressors += (ProfileRNetRegressor(settings),)
         return Stages(
             detect=DetectFace(self.detector, self.upsample, self.max_pixels, self.faces),
-            crop=CropFace(*spec, self.max_pixels),
+            crop=CropFace(*spec, self.max_pixels, profiles),
             regressors=regressors,
         )
 

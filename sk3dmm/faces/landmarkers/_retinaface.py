@@ -41,6 +41,15 @@ MIN_FACE_PIXELS = 20  # RetinaFace boxes smaller than this in the photo are drop
 MESH_FILES = (MESH_V2_FILE, BLENDSHAPES_FILE)
 
 
+def unusable_mesh(face: Face) -> bool:
+    """Whether a face's mesh points are not to be fitted: RetinaFace found it and the mesh
+    network's face probability is under ``MIN_MESH_SCORE`` (the cascade keeps such faces on
+    RetinaFace's score; ``Reconstruct3DMM(profiles="network")`` gives them the profile R-Net's
+    row where it sees a profile)."""
+    extras = face.extras or {}
+    return extras.get("found_by") == "retinaface" and extras.get("mesh_score", 1.0) < MIN_MESH_SCORE
+
+
 def blazeface_like(
     found: list[tuple[np.ndarray, float, np.ndarray]],
 ) -> list[tuple[np.ndarray, float, np.ndarray]]:
