@@ -89,33 +89,37 @@ def far_side(faces) -> tuple[list[str], dict]:
 
 
 def rnet_on_profiles(folder: Path, weights: list[str]) -> tuple[list[str], dict]:
-    """Pose MAE and 68-point NME beyond 60 deg of yaw: the default's fit to the mesh against
-    R-Net on the 5-point crop on RetinaFace's keypoints (the embedded R-Net, and each of
-    ``weights``), on every profile and on those the mesh says hold no face."""
+    """Pose MAE and 68-point NME beyond 60 deg of yaw: the fit to the mesh (``profiles="fit"``),
+    the default (``profiles="network"``), and R-Net on every face's 5-point crop on RetinaFace's
+    keypoints (the embedded R-Net, and each of ``weights``, the camera's scale and shift fitted
+    to the keypoints), on every profile and on those the mesh says hold no face."""
     from bench_real import aflw_truth
 
     files = sorted(folder.glob("image*.jpg"))
     gt, pose_gt, norm, in_range = aflw_truth(files)
     sel = np.flatnonzero((np.abs(pose_gt[:, 1]) >= 60) & in_range)
     files, gt, pose_gt, norm = [files[i] for i in sel], gt[sel], pose_gt[sel], norm[sel]
-    recs = Reconstruct3DMM(coef="pose", on_error="nan", cache=False).reconstruct([str(f) for f in files])
-    keep = np.array([r is not None for r in recs])
-    unusable = np.array([r is not None and r.found_by == "retinaface" and r.mesh_score < 0.05 for r in recs])
-    pose_fit = pitch_yaw_roll(
-        np.stack([r.coefficients["pose"][:3] if r is not None else np.full(3, np.nan) for r in recs])
-    )
-    nme_fit = (
-        np.array(
+    recs, rows = None, {}
+    for profiles, label in (
+        ("fit", "the fit to the mesh (profiles='fit')"),
+        ("network", "the default (profiles='network')"),
+    ):
+        est = Reconstruct3DMM(coef="pose", on_error="nan", cache=False, profiles=profiles)
+        done = est.reconstruct([str(f) for f in files])
+        recs = done if recs is None else recs
+        pose = pitch_yaw_roll(
+            np.stack([r.coefficients["pose"][:3] if r is not None else np.full(3, np.nan) for r in done])
+        )
+        nme = np.array(
             [
                 np.linalg.norm(r.fitted_landmarks - g, axis=1).mean() if r is not None else np.nan
-                for r, g in zip(recs, gt)
+                for r, g in zip(done, gt)
             ]
         )
-        / norm
-        * 100
-    )
+        rows[label] = (pose, nme / norm * 100)
+    keep = np.array([r is not None for r in recs])
+    unusable = np.array([r is not None and r.found_by == "retinaface" and r.mesh_score < 0.05 for r in recs])
     keypoints = [_largest_retinaface_keypoints(load_image(f)) for f in files]
-    rows = {"the default's fit to the mesh": (pose_fit, nme_fit)}
     for label, path, levelled in [("embedded R-Net (trained to 60 deg), crop turned level", None, True)] + [
         (f"R-Net {Path(w).name}, crop as found", w, False) for w in weights
     ]:
