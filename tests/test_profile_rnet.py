@@ -126,3 +126,22 @@ def test_the_translation_is_recovered_from_five_projected_points():
 def test_profiles_needs_a_known_value(astronaut):
     with pytest.raises(ValueError, match="profiles"):
         Reconstruct3DMM(profiles="mesh").fit()
+
+
+def test_a_corrupt_profile_rnet_file_is_detected(tmp_path, monkeypatch, ict):
+    from sk3dmm.exceptions import ModelFileError
+    from sk3dmm.nets import _embedded
+
+    from .conftest import corrupt_copy
+
+    bad = corrupt_copy(_embedded.PROFILE_WEIGHTS, tmp_path / "rnet_ict_profile.pt")
+    (tmp_path / "rnet_ict_profile.sha256").write_text(
+        _embedded.PROFILE_WEIGHTS.with_suffix(".sha256").read_text()
+    )
+    monkeypatch.setattr(_embedded, "PROFILE_WEIGHTS", bad)
+    _embedded._verified_profile_rnet.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match="corrupt"):
+            _embedded.load_profile_rnet(ict)
+    finally:
+        _embedded._verified_profile_rnet.cache_clear()

@@ -167,5 +167,12 @@ def load_profile_rnet(model: MorphableModel) -> RNetBundle:
     (``tools/train_embedded_rnet.py``, ``rnet_ict_profile_training_log.json``)."""
     if model.name != "ICT-FaceKit light":
         raise ModelFileError(f"the embedded profile R-Net is for the ICT model, not {model.name}")
+    return _verified_profile_rnet(model)
+
+
+@lru_cache(maxsize=2)
+def _verified_profile_rnet(model: MorphableModel) -> RNetBundle:
+    """The profile R-Net, its file checked once per process (every ``transform`` builds its
+    stages, and hashing 11 MB took 7 ms)."""
     weights = verified_path(PROFILE_WEIGHTS, PROFILE_WEIGHTS.with_suffix(".sha256"))
     return _cached(str(weights), model, None)
