@@ -25,7 +25,9 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 from sk3dmm import Reconstruct3DMM
 paths, methods = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-rows = {m: Reconstruct3DMM(method=m, cache=False, on_error="nan", coef=("alpha", "beta", "pose"))
+# trees from 0.7.1 on: the fit to the mesh for every face, as older trees give it
+extra = {"profiles": "fit"} if "profiles" in Reconstruct3DMM().get_params() else {}
+rows = {m: Reconstruct3DMM(method=m, cache=False, on_error="nan", coef=("alpha", "beta", "pose"), **extra)
         .fit_transform(paths) for m in methods}
 np.savez(sys.argv[4], **rows)
 """

@@ -11,7 +11,7 @@ The shipped weights come from two runs (about 45 minutes on 2 CPU cores)::
 
 The profile R-Net (``rnet_ict_profile.pt``, for faces whose mesh is unusable with
 ``Reconstruct3DMM(profiles="network")``) continues the shipped one over +-90 degrees of yaw, 80% of
-the renders cropped on the keypoints RetinaFace finds in them, in three runs (about 75 minutes
+the renders cropped on the keypoints RetinaFace finds in them, in three runs (about an hour
 on 2 cores; the seeds, sizes and learning rates of each are in its training log)::
 
     P="--yaw-max 90 --retinaface-crop 0.8 --photos WEBMORPH/canada:WEBMORPH/3dsk \
