@@ -67,6 +67,7 @@ def test_a_frontal_face_with_an_unusable_mesh_keeps_the_fit(rows):
     # the astronaut is near frontal: the profile network does not see a profile, the fit stays
     fitted, profile = rows["tests_mesh_says_no_face", "fit"], rows["tests_mesh_says_no_face", "network"]
     assert profile.found_by == "retinaface" and profile.mesh_score == 0.0
+    assert profile.row_from == "method"
     for block in ("alpha", "beta", "pose"):
         np.testing.assert_array_equal(fitted.coefficients[block], profile.coefficients[block])
     # its crop is made on the keypoints and not turned
@@ -78,6 +79,7 @@ def test_a_profile_with_an_unusable_mesh_gets_the_profile_rnet_row(profile_rows)
     rows, faces = profile_rows
     fitted, profile = rows["tests_mesh_says_no_face", "fit"], rows["tests_mesh_says_no_face", "network"]
     assert not np.allclose(fitted.coefficients["alpha"], profile.coefficients["alpha"])
+    assert (fitted.row_from, profile.row_from) == ("method", "profile_rnet")
     for block in ("alpha", "beta", "pose"):
         assert np.isfinite(profile.coefficients[block]).all()
     true_yaw = faces["pose"][0, 0]
@@ -145,3 +147,13 @@ def test_a_corrupt_profile_rnet_file_is_detected(tmp_path, monkeypatch, ict):
             _embedded.load_profile_rnet(ict)
     finally:
         _embedded._verified_profile_rnet.cache_clear()
+
+
+def test_to_frame_says_which_rows_the_profile_rnet_gave(profile_rows, astronaut):
+    register_landmarker("tests_mesh_says_no_face", MeshSaysNoFace)
+    _, faces = profile_rows
+    frame = Reconstruct3DMM(detector="tests_mesh_says_no_face", cache=False, on_error="nan").to_frame(
+        [faces.images[0], astronaut, np.zeros((64, 64, 3), np.uint8)]
+    )
+    assert frame["row_from"].tolist()[:2] == ["profile_rnet", "method"]
+    assert frame["row_from"].isna().tolist() == [False, False, True]  # no face, no row

@@ -65,6 +65,8 @@ class Coefficients:
     focal, center, rotation, translation : the fitted camera (translation in model units)
     fitted_landmarks : (68, 2) the fitted model's 68 landmarks, photo pixels
     reprojection_error : float, mean landmark distance in pixels
+    row_from : str, ``"method"``, or ``"profile_rnet"`` where the profile R-Net replaced the
+        method's row (``Reconstruct3DMM(profiles="network")``)
     """
 
     alpha: np.ndarray
@@ -78,6 +80,7 @@ class Coefficients:
     translation: np.ndarray | None = None
     fitted_landmarks: np.ndarray | None = None
     reprojection_error: float | None = None
+    row_from: str = "method"
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class Reconstruction:
     mesh_score : float, default=nan
         The mesh network's face probability (MediaPipe landmarkers): a face the cascade kept
         on RetinaFace's score alone has a low one, and its points are unreliable.
+    row_from : str, default="method"
+        ``"profile_rnet"`` where the profile R-Net gave the row (a profile whose mesh is
+        unusable, ``Reconstruct3DMM(profiles="network")``), else ``"method"``.
     """
 
     coefficients: dict
@@ -151,6 +157,7 @@ class Reconstruction:
     n_faces: int = 1
     found_by: str = ""
     mesh_score: float = float("nan")
+    row_from: str = "method"
 
     @classmethod
     def assemble(cls, detection: Detection, crop: Crop, coefs: Coefficients) -> Reconstruction:
@@ -181,6 +188,7 @@ class Reconstruction:
             n_faces=detection.n_faces,
             found_by=face.extras.get("found_by", ""),
             mesh_score=float(face.extras.get("mesh_score", float("nan"))),
+            row_from=coefs.row_from,
         )
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:

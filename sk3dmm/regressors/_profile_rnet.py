@@ -79,6 +79,7 @@ class ProfileRNetRegressor:
                 translation=shift,
                 fitted_landmarks=fitted,
                 reprojection_error=float(np.linalg.norm(five_points(fitted) - keypoints, axis=1).mean()),
+                row_from="profile_rnet",
             )
         return out
 

@@ -159,7 +159,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         solved from those keypoints (with the embedded ICT model and a method whose crop is
         the embedded R-Net's; otherwise as ``"fit"``);
         ``"fit"`` fits the method to the mesh's points as for every other face (0.7.0's rows).
-        Every other face gets the same row either way.
+        Every other face gets the same row either way; ``to_frame``'s ``row_from`` column says
+        which rows the profile R-Net gave (``"profile_rnet"``, else ``"method"``).
     max_pixels : int, default=2_000_000
         Pixel budget of detection: a larger photo is downscaled to this many pixels for
         detection and the face crop (landmarks are mapped back to its own pixels), so a
@@ -550,6 +551,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         frame["n_faces"] = pd.array([pd.NA if r is None else r.n_faces for r in recons], dtype="Int64")
         frame["found_by"] = [None if r is None else r.found_by or None for r in recons]
         frame["mesh_score"] = [np.nan if r is None else r.mesh_score for r in recons]
+        frame["row_from"] = [None if r is None else r.row_from for r in recons]
         reasons = dict(zip(self.failures_["index"], self.failures_["reason"]))
         frame["reason"] = [reasons.get(i, "") for i in range(len(recons))]
         return frame
