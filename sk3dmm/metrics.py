@@ -85,18 +85,6 @@ def shape_rmse_mm(model, alpha_hat, beta_hat, alpha, beta, region=FACE_AREA) -> 
     return rmse_mm(verts(alpha_hat, beta_hat).numpy(), verts(alpha, beta).numpy(), model.unit_mm)
 
 
-def _rotations(axis: int, angle: np.ndarray) -> np.ndarray:
-    """Right-handed rotations about axis 0, 1 or 2 by ``angle`` (n,) radians: (n, 3, 3)."""
-    c, s = np.cos(angle), np.sin(angle)
-    m = np.zeros((len(angle), 3, 3))
-    i, j = [k for k in range(3) if k != axis]
-    m[:, axis, axis] = 1.0
-    m[:, i, i], m[:, i, j], m[:, j, i], m[:, j, j] = c, -s, s, c
-    if axis == 1:  # about y: z to x is the positive turn
-        m[:, i, j], m[:, j, i] = s, -s
-    return m
-
-
 def pitch_yaw_roll(pose) -> np.ndarray:
     """sk3dmm's head angles as AFLW2000-3D's ``Pose_Para`` gives a head's.
 
@@ -115,8 +103,13 @@ def pitch_yaw_roll(pose) -> np.ndarray:
     -------
     (n, 3) pitch, yaw, roll in degrees, in 3DDFA's order and signs
     """
-    yaw, pitch, roll = np.deg2rad(np.asarray(pose, dtype=np.float64)[:, :3]).T
-    r = _rotations(1, yaw) @ _rotations(0, pitch) @ _rotations(2, roll)  # = Rx(a) Ry(b) Rz(c)
+    import torch
+
+    from .fitting import euler_to_matrix
+    from .fitting._camera import FLIP_DIAG
+
+    angles = torch.deg2rad(torch.as_tensor(np.asarray(pose, dtype=np.float64)[:, :3])).T
+    r = np.asarray(FLIP_DIAG)[:, None] * euler_to_matrix(*angles).numpy()  # Ry Rx Rz = Rx(a) Ry(b) Rz(c)
     b = np.arcsin(np.clip(r[:, 0, 2], -1.0, 1.0))
     a = np.arctan2(-r[:, 1, 2], r[:, 2, 2])
     c = np.arctan2(-r[:, 0, 1], r[:, 0, 0])
