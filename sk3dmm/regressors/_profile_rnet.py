@@ -13,6 +13,7 @@ import torch
 from ..faces import five_points, unusable_mesh
 from ..fitting import default_focal, euler_to_matrix, project
 from ..pipeline._records import Coefficients
+from ._rnet import predict
 from ._settings import RegressionSettings
 
 PROFILE_YAW = 60.0  # degrees of the network's own yaw from which its row replaces the fit's
@@ -33,21 +34,14 @@ class ProfileRNetRegressor:
         self.key = f"profile-rnet|{self.bundle.source}|{settings.model.fingerprint}|{settings.device.type}"
 
     def __call__(self, items: list[tuple]) -> list[Coefficients]:
-        out = [previous for _, _, previous in items]
+        rows = [previous for _, _, previous in items]
         todo = [j for j, (detection, _, _) in enumerate(items) if unusable_mesh(detection.found)]
         if not todo:
-            return out
-        from ..nets._rnet_io import to_input
-
-        settings, model, net = self.settings, self.settings.model, self.bundle.net.to(self.settings.device)
-        crops = np.stack([items[j][1].pixels for j in todo])
-        with torch.no_grad():
-            coefs, features = net.predict_with_features(to_input(crops, settings.device))
-        blocks = {k: v.double().cpu() for k, v in net.split(coefs.float()).items()}
-        alpha, beta = blocks["id"], blocks["exp"]
-        if model.expression_bounds is not None:
-            beta = beta.clamp(*model.expression_bounds)
-        angles = torch.rad2deg(blocks["angle"])  # the crop is not turned: the photo's angles
+            return rows
+        settings, model = self.settings, self.settings.model
+        out, features = predict(self.bundle, np.stack([items[j][1].pixels for j in todo]), settings)
+        alpha, beta = (torch.as_tensor(out[b], dtype=torch.float64) for b in ("id", "exp"))
+        angles = torch.rad2deg(torch.as_tensor(out["angle"], dtype=torch.float64))  # the crop is not turned
         rotation = euler_to_matrix(*torch.deg2rad(angles).T)
         points = model.landmarks(alpha, beta) @ rotation.transpose(-1, -2)  # camera axes, at the origin
         for n, j in enumerate(todo):
@@ -67,12 +61,12 @@ class ProfileRNetRegressor:
                 torch.tensor(focal, dtype=torch.float64),
                 torch.tensor(center),
             ).numpy()
-            out[j] = Coefficients(
+            rows[j] = Coefficients(
                 alpha=alpha[n].numpy().astype(np.float32),
                 beta=beta[n].numpy().astype(np.float32),
                 pose=np.r_[angles[n].numpy(), shift * model.unit_mm].astype(np.float32),
                 angles=angles[n].numpy(),
-                features=features[n].float().cpu().numpy(),
+                features=features[n],
                 focal=focal,
                 center=center,
                 rotation=rotation[n].numpy(),
@@ -81,7 +75,7 @@ class ProfileRNetRegressor:
                 reprojection_error=float(np.linalg.norm(five_points(fitted) - keypoints, axis=1).mean()),
                 row_from="profile_rnet",
             )
-        return out
+        return rows
 
 
 def _translation(points5: np.ndarray, keypoints: np.ndarray, focal: float, center: np.ndarray) -> np.ndarray:

@@ -23,26 +23,31 @@ class RNetRegressor:
         self.key = f"rnet|{bundle.source}|{settings.model.fingerprint}|{settings.device.type}"
 
     def __call__(self, items: list[tuple]) -> list[Coefficients]:
-        from ..nets._rnet_io import to_input
-
-        settings, bundle = self.settings, self.settings.rnet
-        crops = np.stack([crop.pixels for _, crop, _ in items])
-        device, step = settings.device, settings.batch_size
-        net = bundle.net.to(device)
-        outs, feats = [], []
-        with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-            for s in range(0, len(crops), step):
-                coefs, f = net.predict_with_features(to_input(crops[s : s + step], device))
-                outs.append({k: v.float().cpu().numpy() for k, v in net.split(coefs.float()).items()})
-                feats.append(f.float().cpu().numpy())
-        out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
-        beta = out["exp"]
-        if settings.model.expression_bounds is not None:
-            beta = np.clip(beta, *settings.model.expression_bounds)
+        bundle = self.settings.rnet
+        out, features = predict(bundle, np.stack([crop.pixels for _, crop, _ in items]), self.settings)
         ours = "angle" in out and bundle.source.startswith("sk3dmm")  # our (yaw, pitch, roll) head
-        angles = np.rad2deg(out["angle"]) if ours else [None] * len(crops)
-        features = np.concatenate(feats)
+        angles = np.rad2deg(out["angle"]) if ours else [None] * len(features)
         return [
-            Coefficients(alpha=out["id"][j], beta=beta[j], angles=angles[j], features=features[j])
-            for j in range(len(crops))
+            Coefficients(alpha=out["id"][j], beta=out["exp"][j], angles=angles[j], features=features[j])
+            for j in range(len(features))
         ]
+
+
+def predict(bundle, crops: np.ndarray, settings: RegressionSettings) -> tuple[dict, np.ndarray]:
+    """An R-Net's blocks (float32 numpy, ``exp`` clipped to the model's expression bounds) and
+    pooled features for crops (n, size, size, 3) uint8, in batches of ``settings.batch_size`` on
+    its device (bf16 autocast on CUDA)."""
+    from ..nets._rnet_io import to_input
+
+    device, step = settings.device, settings.batch_size
+    net = bundle.net.to(device)
+    outs, feats = [], []
+    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+        for s in range(0, len(crops), step):
+            coefs, f = net.predict_with_features(to_input(crops[s : s + step], device))
+            outs.append({k: v.float().cpu().numpy() for k, v in net.split(coefs.float()).items()})
+            feats.append(f.float().cpu().numpy())
+    out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    if settings.model.expression_bounds is not None:
+        out["exp"] = np.clip(out["exp"], *settings.model.expression_bounds)
+    return out, np.concatenate(feats)
