@@ -25,7 +25,7 @@ from _report import write_report
 
 from sk3dmm import Reconstruct3DMM
 from sk3dmm.datasets import make_synthetic_faces
-from sk3dmm.faces import detect_faces, five_point_crop, load_image
+from sk3dmm.faces import detect_faces, five_point_crop, largest_face, load_image
 from sk3dmm.metrics import pitch_yaw_roll
 
 ANGLES = ("FL", "HL", "S", "HR", "FR")
@@ -147,19 +147,17 @@ def rnet_on_profiles(folder: Path, weights: list[str]) -> tuple[list[str], dict]
 
 def _largest_retinaface_keypoints(image: np.ndarray) -> np.ndarray | None:
     faces = detect_faces(image, "retinaface")
-    if not faces:
-        return None
-    return max(faces, key=lambda x: (x.box[2] - x.box[0]) * (x.box[3] - x.box[1])).keypoints
+    return largest_face(faces).keypoints if faces else None
 
 
-def _rnet_rows(files, keypoints, weights, levelled, gt, norm, flip=False):
+def _rnet_rows(files, keypoints, weights, levelled, gt, norm):
     """R-Net's pose (AFLW's order and signs) and 68-point NME on the keypoint crops; the camera's
-    scale and shift fitted to the five keypoints with R-Net's rotation held. ``flip``: the
-    angles averaged with those of the mirrored crop (yaw and roll negated)."""
+    scale and shift fitted to the five keypoints with R-Net's rotation held."""
     from sk3dmm.faces import align_crop, five_as_68, five_points
     from sk3dmm.fitting import euler_to_matrix
     from sk3dmm.morphable import load_ict_model
     from sk3dmm.nets import load_rnet
+    from sk3dmm.nets._rnet_io import to_input
     from sk3dmm.regressors import photo_angles
 
     model = load_ict_model()
@@ -177,14 +175,8 @@ def _rnet_rows(files, keypoints, weights, levelled, gt, norm, flip=False):
             pixels, _, _ = align_crop(image, points, *spec)
             roll = 0.0
         with torch.no_grad():
-            x = torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float() / 255.0
-            coefs, _ = bundle.net.predict_with_features(torch.cat([x, x.flip(-1)]) if flip else x)
-        blocks = {b: v[:1].double() for b, v in bundle.net.split(coefs.float()).items()}
-        if flip:
-            blocks["angle"] = (
-                blocks["angle"]
-                + bundle.net.split(coefs.float())["angle"][1:].double() * torch.tensor([-1.0, 1.0, -1.0])
-            ) / 2
+            coefs, _ = bundle.net.predict_with_features(to_input(np.asarray(pixels)[None]))
+        blocks = {b: v.double() for b, v in bundle.net.split(coefs.float()).items()}
         angles = photo_angles(np.rad2deg(blocks["angle"].numpy()), np.array([roll]))[0]
         pose[n] = pitch_yaw_roll(angles[None])[0]
         rot = euler_to_matrix(*(torch.tensor(np.deg2rad(a), dtype=torch.float64) for a in angles))
