@@ -157,7 +157,6 @@ def _rnet_rows(files, keypoints, weights, levelled, gt, norm):
     from sk3dmm.fitting import euler_to_matrix
     from sk3dmm.morphable import load_ict_model
     from sk3dmm.nets import load_rnet
-    from sk3dmm.nets._rnet_io import to_input
     from sk3dmm.regressors import photo_angles
 
     model = load_ict_model()
@@ -175,7 +174,8 @@ def _rnet_rows(files, keypoints, weights, levelled, gt, norm):
             pixels, _, _ = align_crop(image, points, *spec)
             roll = 0.0
         with torch.no_grad():
-            coefs, _ = bundle.net.predict_with_features(to_input(np.asarray(pixels)[None]))
+            x = torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float() / 255.0  # R-Net's input
+            coefs, _ = bundle.net.predict_with_features(x)
         blocks = {b: v.double() for b, v in bundle.net.split(coefs.float()).items()}
         angles = photo_angles(np.rad2deg(blocks["angle"].numpy()), np.array([roll]))[0]
         pose[n] = pitch_yaw_roll(angles[None])[0]
