@@ -291,3 +291,23 @@ def test_the_fit_runs_without_autograd_and_leaves_ordinary_tensors(ict):
     alpha = fit.alpha.clone().requires_grad_()
     model.vertices(alpha, fit.beta).square().sum().backward()
     assert alpha.grad is not None and torch.isfinite(alpha.grad).all()
+
+
+def test_the_first_fit_of_a_process_runs_with_deprecation_warnings_as_errors():
+    """The fit's TorchScript is compiled at the first fit of a process; torch 2.13's
+    DeprecationWarning for ``torch.jit.script`` must not reach a program run with ``-W error``
+    (it failed tests/test_bad_input.py when that test happened to run the first fit)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+        "from sk3dmm.datasets import make_synthetic_landmarks\n"
+        "from sk3dmm.fitting import fit_shape_and_pose\n"
+        "from sk3dmm.morphable import load_ict_model\n"
+        "d = make_synthetic_landmarks(2, random_state=0)\n"
+        "fit_shape_and_pose(load_ict_model(), d.landmarks, d.focal, d.center)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import threading
-from functools import lru_cache
 
 import torch
 
 from ._camera import axis_angle_to_matrix, project, transform
+from ._script import scripted
 
 
 def estimate_pose_affine(
@@ -76,20 +75,7 @@ def refine_pose(
         if weights is None
         else weights
     )
-    return _scripted_steps()(points2d, points3d, rotation, translation, focal, center, w, n_iter)
-
-
-_script_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _scripted_steps_unlocked():
-    return torch.jit.script(_levenberg_marquardt)
-
-
-def _scripted_steps():
-    with _script_lock:
-        return _scripted_steps_unlocked()
+    return scripted(_levenberg_marquardt)(points2d, points3d, rotation, translation, focal, center, w, n_iter)
 
 
 def _levenberg_marquardt(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-
 import torch
+
+from ._script import scripted
 
 
 def linear_shape_system(
@@ -140,21 +139,8 @@ def _active_set(
     """The active-set iterations, as one TorchScript function (the same steps and bits, a
     fraction of the call overhead); where a system does not factor, the steps again with
     :func:`robust_cholesky`'s jitter."""
-    solution, factored = _scripted_active_set()(hessian, gradient, lower, upper, max_iter)
+    solution, factored = scripted(_active_set_steps)(hessian, gradient, lower, upper, max_iter)
     return solution if factored else _active_set_steps(hessian, gradient, lower, upper, max_iter, True)[0]
-
-
-_script_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _scripted_unlocked():
-    return torch.jit.script(_active_set_steps)
-
-
-def _scripted_active_set():
-    with _script_lock:
-        return _scripted_unlocked()
 
 
 def _active_set_steps(
