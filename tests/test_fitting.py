@@ -52,6 +52,27 @@ def test_box_qp_matches_scipy():
     assert (got[:, 5:] >= 0).all() and (got[:, 5:] <= 1).all()
 
 
+def test_box_qp_warm_start_ends_on_the_cold_solution():
+    """A start pins the variables at its bounds first: from the solution itself, from a nearby
+    problem's solution or from a poor guess, the active set ends where the cold start's does."""
+    rng = np.random.default_rng(4)
+    b, k = 8, 14
+    a = rng.standard_normal((b, 40, k))
+    y = rng.standard_normal((b, 40)) * 3
+    lower = torch.tensor(np.r_[np.full(4, -np.inf), np.zeros(10)])
+    upper = torch.tensor(np.r_[np.full(4, np.inf), np.ones(10)])
+    h = torch.tensor(a.transpose(0, 2, 1) @ a)
+    g = torch.tensor(np.einsum("bnk,bn->bk", a, y))
+    cold = solve_box_qp(h, g, lower, upper)
+    assert ((cold[:, 4:] == 0) | (cold[:, 4:] == 1)).any()  # some bounds are active
+    nearby = solve_box_qp(h * 1.01, g * 0.99, lower, upper)
+    guess = torch.tensor(rng.choice([0.0, 0.5, 1.0], size=(b, k)))
+    for start in (cold, nearby, guess):
+        warm = solve_box_qp(h, g, lower, upper, start=start)
+        torch.testing.assert_close(warm, cold, rtol=0, atol=1e-12)  # measured 0.0
+    assert torch.equal(solve_box_qp(h, g, lower, upper, start=cold), cold)
+
+
 def test_box_qp_factors_a_system_that_needs_jitter_as_the_robust_steps_do():
     """The active-set steps run as TorchScript with plain Cholesky; a system that does not
     factor (here an indefinite one) goes through the eager steps with diagonal jitter, and
@@ -63,14 +84,15 @@ def test_box_qp_factors_a_system_that_needs_jitter_as_the_robust_steps_do():
     h = torch.tensor(a.transpose(0, 2, 1) @ a)
     g = torch.tensor(rng.standard_normal((3, 6)))
     lower, upper = torch.zeros(6, dtype=torch.float64), torch.ones(6, dtype=torch.float64)
-    good = _active_set(h, g, lower, upper, 8)
-    eager, factored = _active_set_steps(h, g, lower, upper, 8)
+    cold = torch.full_like(g, torch.nan)
+    good = _active_set(h, g, lower, upper, 8, cold)
+    eager, factored = _active_set_steps(h, g, lower, upper, 8, cold)
     assert factored and torch.equal(good, eager)  # the scripted steps give the eager bits
     bad = h.clone()
     bad[1] = -torch.eye(6, dtype=torch.float64) * 1e-12  # no Cholesky factor without jitter
-    _, factored = _active_set_steps(bad, g, lower, upper, 8)
+    _, factored = _active_set_steps(bad, g, lower, upper, 8, cold)
     assert not factored
-    mixed = _active_set(bad, g, lower, upper, 8)
+    mixed = _active_set(bad, g, lower, upper, 8, cold)
     assert torch.isfinite(mixed).all() and ((mixed >= 0) & (mixed <= 1)).all()
     torch.testing.assert_close(mixed[[0, 2]], good[[0, 2]], rtol=0, atol=1e-12)  # measured 0.0
 

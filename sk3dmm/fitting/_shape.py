@@ -65,6 +65,7 @@ def solve_box_qp(
     lower: torch.Tensor,
     upper: torch.Tensor,
     max_iter: int = 8,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Minimise ``0.5 c^T H c - g^T c`` subject to ``lower <= c <= upper``, batched.
 
@@ -73,13 +74,18 @@ def solve_box_qp(
     than all 153 coefficients. The bounded part is solved by a primal active-set method:
     solve with the active variables pinned, pin those that leave their box, release pinned
     ones whose Lagrange multiplier has the wrong sign. H must be positive definite; every
-    system is solved by Cholesky.
+    system is solved by Cholesky. ``start`` warm-starts the active set: the variables at
+    their bounds there start pinned (a fit's previous round pins mostly the same ones, so it
+    takes one or two steps instead of three or four, and ends on the same active set and
+    the same solution).
 
     Parameters
     ----------
     hessian : (b, k, k)
     gradient : (b, k)
     lower, upper : (k,) bounds; -inf/+inf for none
+    start : (b, k), optional
+        A guess, e.g. the previous solution of a similar problem.
 
     Returns
     -------
@@ -88,15 +94,16 @@ def solve_box_qp(
     free = torch.isinf(lower) & torch.isinf(upper)
     if free.all():
         return _chol_solve(hessian, gradient)
+    start = torch.full_like(gradient, torch.nan) if start is None else start
     if not free.any():
-        return _active_set(hessian, gradient, lower, upper, max_iter)
+        return _active_set(hessian, gradient, lower, upper, max_iter, start)
     f, c = _as_slice(torch.nonzero(free)[:, 0]), _as_slice(torch.nonzero(~free)[:, 0])
     h_ff, h_fc, h_cc = hessian[:, f][:, :, f], hessian[:, f][:, :, c], hessian[:, c][:, :, c]
     chol = robust_cholesky(h_ff)
     x = torch.cholesky_solve(torch.cat([gradient[:, f, None], h_fc], -1), chol)  # H_ff^-1 [g_f, H_fc]
     schur = h_cc - h_fc.transpose(1, 2) @ x[..., 1:]
     g_c = gradient[:, c] - (h_fc.transpose(1, 2) @ x[..., :1])[..., 0]
-    sol_c = _active_set(schur, g_c, lower[c], upper[c], max_iter)
+    sol_c = _active_set(schur, g_c, lower[c], upper[c], max_iter, start[:, c])
     sol_f = x[..., 0] - (x[..., 1:] @ sol_c[..., None])[..., 0]
     out = torch.empty_like(gradient)
     out[:, f], out[:, c] = sol_f, sol_c
@@ -134,13 +141,21 @@ def _as_slice(index: torch.Tensor) -> torch.Tensor | slice:
 
 
 def _active_set(
-    hessian: torch.Tensor, gradient: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, max_iter: int
+    hessian: torch.Tensor,
+    gradient: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    max_iter: int,
+    start: torch.Tensor,
 ) -> torch.Tensor:
     """The active-set iterations, as one TorchScript function (the same steps and bits, a
     fraction of the call overhead); where a system does not factor, the steps again with
-    :func:`robust_cholesky`'s jitter."""
-    solution, factored = scripted(_active_set_steps)(hessian, gradient, lower, upper, max_iter)
-    return solution if factored else _active_set_steps(hessian, gradient, lower, upper, max_iter, True)[0]
+    :func:`robust_cholesky`'s jitter. ``start`` (b, k): where it is at a bound, that bound
+    is active at first (NaN: none is)."""
+    solution, factored = scripted(_active_set_steps)(hessian, gradient, lower, upper, max_iter, start)
+    if factored:
+        return solution
+    return _active_set_steps(hessian, gradient, lower, upper, max_iter, start, True)[0]
 
 
 def _active_set_steps(
@@ -149,13 +164,15 @@ def _active_set_steps(
     lower: torch.Tensor,
     upper: torch.Tensor,
     max_iter: int,
+    start: torch.Tensor,
     robust: bool = False,
 ):
     """Returns the solution and whether every system factored (always, when ``robust``)."""
     b, k = gradient.shape
     lower, upper = lower.expand(b, k), upper.expand(b, k)
-    pinned = torch.zeros(b, k, dtype=torch.bool, device=gradient.device)
-    value = torch.zeros_like(gradient)
+    at_lower, at_upper = start <= lower, start >= upper
+    pinned = at_lower | at_upper
+    value = torch.where(at_lower, lower, torch.where(at_upper, upper, torch.zeros_like(gradient)))
     eye = torch.eye(k, dtype=hessian.dtype, device=hessian.device)
     c = gradient
     for _ in range(max_iter):

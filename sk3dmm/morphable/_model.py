@@ -170,6 +170,8 @@ class MorphableModel:
             "triangles": torch.as_tensor(self.triangles, dtype=torch.long, device=device),
             "landmarks": torch.as_tensor(self.landmark_indices, dtype=torch.long, device=device),
         }
+        lm = t["landmarks"]  # the 68 landmark vertices' rows, gathered once
+        t["landmark_rows"] = (t["mean"][lm], t["identity"][:, lm], t["expression"][:, lm])
         if self.texture_basis is not None:
             t["texture_mean"] = torch.as_tensor(self.texture_mean, dtype=dtype, device=device)
             t["texture"] = torch.as_tensor(self.texture_basis, dtype=dtype, device=device)
@@ -200,7 +202,9 @@ class MorphableModel:
         beta = torch.as_tensor(beta, dtype=alpha.dtype, device=alpha.device)
         t = self.tensors(alpha.device, alpha.dtype)
         mean, ident, expr = t["mean"], t["identity"], t["expression"]
-        if indices is not None:
+        if indices is self.landmark_indices:
+            mean, ident, expr = t["landmark_rows"]
+        elif indices is not None:
             idx = torch.as_tensor(indices, dtype=torch.long, device=alpha.device)
             mean, ident, expr = mean[idx], ident[:, idx], expr[:, idx]
         m = mean.shape[0]
