@@ -5,10 +5,11 @@ each alone and in one batch of nine, on 2 x86-64 cores with torch 2.13 (CPU):
 
 - float64 (the default of every estimator): bitwise equal, alone, in a batch, and over 20 calls.
 - float32: bitwise equal over repeated calls of the same batch; against the batch, up to
-  8.1e-6 in ``alpha`` / ``beta``, 7.6e-6 degrees and 1.2e-4 mm of camera translation (two
-  float32 steps at 1 m) - the batched matrix products take other BLAS kernels for other
-  batch sizes (a matrix-vector product for one face), and the pose is solved in float64
-  so that this round-off does not flip its Levenberg-Marquardt step decisions.
+  9.7e-5 in ``alpha`` / ``beta``, 3.2e-4 degrees and 5.4e-3 mm of camera translation - the
+  batched matrix products take other BLAS kernels for other batch sizes (a matrix-vector
+  product for one face), and since 0.8 the fit solves pose and shape as one float32 system
+  (the float32 row is within 3.4e-4 of the float64 one; 0.7's alternating fit: 8.1e-6,
+  7.6e-6 degrees and 1.2e-4 mm against the batch).
 """
 
 import numpy as np
@@ -24,9 +25,9 @@ METHODS = ("landmarks", "rnet", "rnet_refined")
 COEF = ("alpha", "beta", "pose")
 N_REPEATS = 20
 # float32, one photo alone vs in a batch (measured maxima above, with a factor ~3 of margin)
-FLOAT32_SHAPE_ATOL = 2.5e-5  # measured 8.1e-6
-FLOAT32_ANGLE_ATOL = 2.5e-5  # degrees, measured 7.6e-6
-FLOAT32_TRANSLATION_ATOL = 4e-4  # mm, measured 1.2e-4
+FLOAT32_SHAPE_ATOL = 3e-4  # measured 9.7e-5
+FLOAT32_ANGLE_ATOL = 1e-3  # degrees, measured 3.2e-4
+FLOAT32_TRANSLATION_ATOL = 1.6e-2  # mm, measured 5.4e-3
 
 
 @pytest.fixture(scope="module")

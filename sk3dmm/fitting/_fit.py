@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ..morphable import MorphableModel
-from ._camera import matrix_to_euler, project, transform
+from ._camera import axis_angle_to_matrix, matrix_to_euler, project, transform
 from ._contour import LEFT_CONTOUR, RIGHT_CONTOUR, nearest_contour_vertices
-from ._pose import estimate_pose_affine, refine_pose
+from ._pose import _reprojection_jacobian, estimate_pose_affine, refine_pose
 from ._shape import linear_shape_system, solve_box_qp
 
 
@@ -139,7 +139,7 @@ def fit_shape_and_pose(
     focal: torch.Tensor | np.ndarray | float,
     center: torch.Tensor | np.ndarray,
     *,
-    n_iter: int = 4,
+    n_iter: int = 3,
     identity_reg: float = 3e-2,
     expression_reg: float = 1e-2,
     contour: bool = True,
@@ -157,11 +157,14 @@ def fit_shape_and_pose(
     ``landmark_vertices`` fits any other set of points with known vertices instead (e.g. the
     468 points of MediaPipe's face mesh, see :func:`sk3dmm.morphable.mediapipe_correspondence`).
 
-    Each iteration re-matches the jaw contour to the current pose, solves identity and
-    expression jointly as one linear least-squares problem (Gaussian prior on ``alpha``;
-    box bounds for blendshape models, a Gaussian prior for PCA expression bases), then refines
-    the perspective pose by Gauss-Newton. Residuals are divided by the face's landmark spread,
-    so the regularisation weights do not depend on image resolution.
+    After an affine pose and Levenberg-Marquardt steps on the inner points, each iteration
+    re-matches the jaw contour to the current pose, then takes one damped Gauss-Newton step
+    of the perspective pose, identity and expression together on the weighted reprojection
+    error plus the priors (Gaussian on ``alpha`` and ``beta``; box bounds for blendshape
+    models), kept where it lowers that cost. Residuals are divided by the face's landmark
+    spread, so the regularisation weights do not depend on image resolution. (Until 0.8 the
+    iterations alternated a linear shape solve and pose steps, which converge slowly: see
+    ``tools/fit_convergence.py``.)
 
     Parameters
     ----------
@@ -169,8 +172,8 @@ def fit_shape_and_pose(
     landmarks : (b, 68, 2) pixels, dlib order, or (b, k, 2) for ``landmark_vertices`` of length k
     focal : float or (b,) focal length in pixels
     center : (2,) or (b, 2) principal point in pixels
-    n_iter : int, default=4
-        Outer iterations (pose, contour and shape).
+    n_iter : int, default=3
+        Iterations of contour matching and the joint pose and shape step.
     identity_reg, expression_reg : float
         Weight of ``||alpha||^2`` and ``||beta||^2`` against the normalised landmark residual.
     contour : bool, default=True
@@ -279,21 +282,145 @@ class _ShapePrior:
     n_identity: int = 0  # the first n_identity coefficients are identity's
 
 
+@dataclass(frozen=True)
+class _State:
+    """Where a batch fit stands: the pose, the coefficients (b, n_coef), the landmark subset's
+    vertices under them (b, m, 3) and the pose's Levenberg-Marquardt damping (b,)."""
+
+    pose: _Pose
+    coef: torch.Tensor
+    shape: torch.Tensor
+    damping: torch.Tensor
+
+
 def _fit_batch(model: MorphableModel, faces: _FaceInputs, options: _FitOptions) -> LandmarkFit:
     """:func:`fit_shape_and_pose` of faces few enough to fit at once."""
     obs = _observed(faces, options)
     sub = _landmark_subset(model, options)
     prior, coef = _shape_prior(model, faces, options, len(obs.x2d))
     rows = sub.rows.expand(len(obs.x2d), options.n_points).clone()  # row in the subset for each landmark
-    shape = sub.shape(coef)  # of the current coefficients throughout
+    shape = sub.shape(coef)
     pose = _initial_pose(obs, shape, rows, options)
+    state = _State(pose, coef, shape, torch.full((len(coef),), 1e-4, dtype=coef.dtype, device=coef.device))
     for _ in range(options.n_iter):
-        _match_contour(obs, sub, shape, rows, pose)
-        if faces.fixed_shape is None:
-            coef = _solve_shape(obs, sub, prior, (coef, shape[obs.batch_idx, rows]), rows, pose)
-            shape = sub.shape(coef)
-        pose = obs.refine(shape[obs.batch_idx, rows], pose)
-    return _landmark_fit(obs, sub, (coef, shape), rows, pose, model.n_identity)
+        _match_contour(obs, sub, state.shape, rows, state.pose)
+        if faces.fixed_shape is not None:  # the pose alone
+            state = replace(state, pose=obs.refine(state.shape[obs.batch_idx, rows], state.pose))
+        else:
+            state = _joint_step(obs, sub, prior, state, rows)
+    return _landmark_fit(obs, sub, (state.coef, state.shape), rows, state.pose, model.n_identity)
+
+
+N_POSE = 6  # the pose step: rotation (axis-angle) and translation
+
+
+def _joint_step(obs: _Observed, sub: _Subset, prior: _ShapePrior, state: _State, rows: torch.Tensor) -> _State:
+    """One damped Gauss-Newton step of pose and coefficients together on the weighted
+    reprojection error (in units of the landmark spread) plus the priors, with the
+    blendshapes' box bounds (:func:`solve_box_qp`: pose and identity eliminated, the active
+    set started from the current coefficients). Kept per face where it lowers that cost with
+    every point in front of the camera; the pose's damping shrinks there and grows elsewhere."""
+    coef, (rot, trans) = state.coef, state.pose
+    cost, hess, grad = _joint_system(obs, sub, prior, state, rows)
+    pose_diag = hess.diagonal(dim1=1, dim2=2)[:, :N_POSE]
+    pose_diag += (state.damping * pose_diag.mean(-1).clamp_min(1e-12))[:, None]  # in place, in hess
+    n_free = _n_free(prior, coef)
+    inf = torch.full((N_POSE,), torch.inf, dtype=coef.dtype, device=coef.device)
+    lower, upper = torch.cat([-inf, prior.lower[:n_free]]), torch.cat([inf, prior.upper[:n_free]])
+    start = torch.cat([torch.zeros_like(coef[:, :N_POSE]), coef[:, :n_free]], 1)
+    z = solve_box_qp(hess, grad, lower, upper, start=start)
+    delta = torch.nan_to_num(z[:, :N_POSE], nan=0.0, posinf=0.0, neginf=0.0)
+    new_pose = (axis_angle_to_matrix(delta[:, :3]) @ rot, trans + delta[:, 3:])
+    new_coef = torch.cat([z[:, N_POSE:], coef[:, n_free:]], 1)
+    new_shape = sub.shape(new_coef)
+    pc, _, res = _scaled_residuals(obs, new_shape[obs.batch_idx, rows], new_pose)
+    better = _objective(prior, new_coef, pc, res) < cost
+    return _State(
+        (torch.where(better[:, None, None], new_pose[0], rot), torch.where(better[:, None], new_pose[1], trans)),
+        torch.where(better[:, None], new_coef, coef),
+        torch.where(better[:, None, None], new_shape, state.shape),
+        torch.where(better, state.damping * 0.1, state.damping * 10).clamp(1e-8, 1e8),
+    )
+
+
+def _n_free(prior: _ShapePrior, coef: torch.Tensor) -> int:
+    """The coefficients the fit solves for: all, or identity's when the expression is held."""
+    return coef.shape[1] - (0 if prior.held is None else prior.held.shape[1])
+
+
+def _scaled_residuals(obs: _Observed, pts: torch.Tensor, pose: _Pose) -> tuple[torch.Tensor, ...]:
+    """Camera-space points (b, k, 3), their projections (b, k, 2), and the reprojection
+    residuals (b, k, 2) times the square root of each point's weight over the spread."""
+    pc = transform(pts, *pose)
+    proj = project(pc, obs.focal, obs.center)
+    return pc, proj, (proj - obs.x2d) * _point_scale(obs, pts.shape[1])[..., None]
+
+
+def _point_scale(obs: _Observed, k: int) -> torch.Tensor:
+    """(b, k) each point's residual factor: the square root of its weight over the spread."""
+    scale = obs.spread.reciprocal()[:, None].expand(len(obs.x2d), k)
+    return scale if obs.weights is None else scale * obs.weights.sqrt()
+
+
+def _objective(prior: _ShapePrior, coef: torch.Tensor, pc: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
+    """(b,) the fit's cost: the scaled squared residuals plus the priors; inf where a point is
+    behind the camera or the cost is not finite."""
+    cost = res.square().sum((1, 2)) + (prior.reg * (coef - prior.centre).square()).sum(1)
+    ok = (pc[..., 2] > 1e-6).all(1) & torch.isfinite(cost)
+    return torch.where(ok, cost, torch.full_like(cost, torch.inf))
+
+
+SYSTEM_BYTES = 8 << 20  # the linear rows of this many bytes at once: a few faces of 468 points
+
+
+def _joint_system(
+    obs: _Observed, sub: _Subset, prior: _ShapePrior, state: _State, rows: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The cost (b,) at ``state``, and the normal equations (b, n, n) and (b, n) of the
+    linearised problem in ``(pose step, free coefficients)``: the coefficients are absolute
+    (the priors are centred on ``prior.centre``) and a held expression is left out. The rows
+    are built a few faces at a time: a whole batch's run to tens of MB, which the allocator
+    maps afresh (page faults) on every call."""
+    coef, (rot, trans) = state.coef, state.pose
+    pts = state.shape[obs.batch_idx, rows]
+    b, k = pts.shape[:2]
+    n_free = _n_free(prior, coef)
+    pc, proj, res = _scaled_residuals(obs, pts, state.pose)
+    cost = _objective(prior, coef, pc, res)
+    point_scale = _point_scale(obs, k)
+    jac_pose = _reprojection_jacobian(pc, trans, obs.focal) * point_scale.repeat_interleave(2, 1)[..., None]
+    res = res.reshape(b, 2 * k, 1)
+    split = prior.n_identity if prior.held is None else 0
+    per_face = max(1, SYSTEM_BYTES // (2 * k * n_free * pts.element_size()))
+    hess, grad = [], []
+    for s in range(0, b, per_face):
+        f = slice(s, s + per_face)
+        basis = sub.basis[rows[f]] if sub.landmark_basis is None else sub.landmark_basis
+        m, _ = linear_shape_system(
+            proj[f], sub.mean[rows[f]], basis, rot[f], trans[f], obs.focal[f], obs.center[f], pc[f, :, 2], point_scale[f]
+        )
+        m = m[..., :n_free]  # the Jacobian of the residuals in the coefficients (at the projections)
+        target = m @ coef[f, :n_free, None] - res[f]  # J_c c0 - r0
+        h, g = _pose_and_shape_gram(jac_pose[f], m, target, split)
+        hess.append(h)
+        grad.append(g)
+    hess, grad = (hess[0], grad[0]) if len(hess) == 1 else (torch.cat(hess), torch.cat(grad))
+    reg = torch.cat([torch.zeros_like(prior.reg[:N_POSE]), prior.reg[:n_free]])
+    centre = torch.cat([torch.zeros_like(coef[:, :N_POSE]), prior.centre[:, :n_free]], 1)
+    return cost, hess + torch.diag(reg), grad + reg * centre
+
+
+def _pose_and_shape_gram(
+    jac_pose: torch.Tensor, jac_coef: torch.Tensor, target: torch.Tensor, split: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``J^T J`` and ``J^T target`` for ``J = [jac_pose | jac_coef]``, the coefficients' block
+    from three of its four blocks (:func:`_symmetric_gram`)."""
+    jp_t = jac_pose.transpose(1, 2)
+    cross = jp_t @ jac_coef
+    top = torch.cat([jp_t @ jac_pose, cross], 2)
+    bottom = torch.cat([cross.transpose(1, 2), _symmetric_gram(jac_coef, jac_coef, split)], 2)
+    grad = torch.cat([jp_t @ target, jac_coef.transpose(1, 2) @ target], 1)[..., 0]
+    return torch.cat([top, bottom], 1), grad
 
 
 def _observed(faces: _FaceInputs, options: _FitOptions) -> _Observed:
@@ -419,56 +546,6 @@ def _match_contour(
         rows[:, lms] = nearest_contour_vertices(obs.x2d[:, lms], proj, cand_rows)
 
 
-def _solve_shape(
-    obs: _Observed,
-    sub: _Subset,
-    prior: _ShapePrior,
-    current: tuple[torch.Tensor, torch.Tensor],
-    rows: torch.Tensor,
-    pose: _Pose,
-) -> torch.Tensor:
-    """Identity and expression for the current pose and correspondences. ``current``: the
-    coefficients so far (b, n_coef), whose bounds at their limits start the active set, and
-    their landmark points (b, k, 3)."""
-    coef, pts = current
-    hess, grad = _normal_equations(obs, sub, pts, rows, pose, prior.n_identity)
-    hess = hess + torch.diag(prior.reg)
-    grad = grad + prior.reg * prior.centre
-    if prior.held is not None:  # identity given the held expression
-        n_id = hess.shape[-1] - prior.held.shape[1]
-        grad_id = grad[:, :n_id] - (hess[:, :n_id, n_id:] @ prior.held[..., None])[..., 0]
-        alpha = solve_box_qp(hess[:, :n_id, :n_id], grad_id, prior.lower[:n_id], prior.upper[:n_id])
-        return torch.cat([alpha, prior.held], 1)
-    return solve_box_qp(hess, grad, prior.lower, prior.upper, start=coef)
-
-
-SYSTEM_BYTES = 8 << 20  # the linear rows of this many bytes at once: a few faces of 468 points
-
-
-def _normal_equations(
-    obs: _Observed, sub: _Subset, pts: torch.Tensor, rows: torch.Tensor, pose: _Pose, split: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``M^T W M`` (b, k, k) and ``M^T W r`` (b, k) of the linear shape rows, residuals in
-    units of the landmark spread and weighted by the landmark weights (their square roots
-    folded into the rows). Built a few faces at a time: rows of a whole batch run to tens of
-    MB, which the allocator maps afresh (page faults) on every call."""
-    rot, trans = pose
-    depth = transform(pts, rot, trans)[..., 2]
-    scale = obs.spread.reciprocal()[:, None].expand(depth.shape)
-    if obs.weights is not None:
-        scale = scale * obs.weights.sqrt()
-    n_coef = sub.basis.shape[-1]
-    per_face = max(1, SYSTEM_BYTES // (2 * rows.shape[1] * n_coef * pts.element_size()))
-    hess, grad = [], []
-    for s in range(0, len(pts), per_face):
-        f = slice(s, s + per_face)
-        basis = sub.basis[rows[f]] if sub.landmark_basis is None else sub.landmark_basis
-        m, r = linear_shape_system(
-            obs.x2d[f], sub.mean[rows[f]], basis, rot[f], trans[f], obs.focal[f], obs.center[f], depth[f], scale[f]
-        )
-        hess.append(_symmetric_gram(m, m, split))
-        grad.append((m.transpose(1, 2) @ r[..., None])[..., 0])
-    return (hess[0], grad[0]) if len(hess) == 1 else (torch.cat(hess), torch.cat(grad))
 
 
 def _symmetric_gram(mw: torch.Tensor, m: torch.Tensor, split: int) -> torch.Tensor:

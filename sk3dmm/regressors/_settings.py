@@ -16,7 +16,7 @@ class RegressionSettings:
     model: MorphableModel
     rnet: object = None
     focal_length: float | None = None
-    n_iter: int = 4
+    n_iter: int = 3
     identity_reg: float = 3e-2
     expression_reg: float = 0.3
     precision: str = "float64"

@@ -61,7 +61,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         (a face filling a quarter of a portrait), per sample.
     principal_point : (float, float), default=None
         In pixels. None: the landmarks' bounding-box centre.
-    n_iter : int, default=4
+    n_iter : int, default=3
         Outer pose / contour / shape iterations.
     identity_reg, expression_reg : float, default=3e-2, 0.3
         Prior weights (see :func:`sk3dmm.fitting.fit_shape_and_pose`).
@@ -122,7 +122,7 @@ class LandmarkFitter(TransformerMixin, BaseEstimator):
         coef=("alpha", "beta"),
         focal_length=None,
         principal_point=None,
-        n_iter=4,
+        n_iter=3,
         identity_reg=3e-2,
         expression_reg=0.3,
         contour=True,

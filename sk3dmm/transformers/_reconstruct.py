@@ -167,7 +167,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         10000 x 10000 photo costs about what a 1400 x 1400 one does.
     focal_length : float, default=None
         Camera focal length in pixels; None: 1.2 x the longer image side.
-    n_iter, identity_reg, expression_reg : int, float, float, default=4, 3e-2, 0.3
+    n_iter, identity_reg, expression_reg : int, float, float, default=3, 3e-2, 0.3
         Fitting settings, see :func:`sk3dmm.fitting.fit_shape_and_pose`. The expression
         prior 0.3 keeps blendshapes steady under the pixel-level jitter of detected landmarks
         (JPEG re-encoding at quality 95 moves dlib's points by up to 7 px and, with 1e-2,
@@ -284,7 +284,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         profiles="network",
         max_pixels=2_000_000,
         focal_length=None,
-        n_iter=4,
+        n_iter=3,
         identity_reg=3e-2,
         expression_reg=0.3,
         on_error="raise",
