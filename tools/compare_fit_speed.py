@@ -39,10 +39,13 @@ sys.path.insert(0, sys.argv[1])
 from sk3dmm.fitting import fit_shape_and_pose
 from sk3dmm.morphable import load_ict_model
 model, calls = load_ict_model(), pickle.load(open(sys.argv[2], "rb"))
+n_iter = json.loads(sys.argv[3])
 def pieces(size):
     for args, kwargs in calls:
         for s in range(0, len(args[0]), size):
             part = dict(kwargs, prior_shape=tuple(v[s:s + size] for v in kwargs["prior_shape"]))
+            if n_iter is not None:
+                part["n_iter"] = n_iter
             yield tuple(a[s:s + size] for a in args), part
 def ms_per_face(size):
     items = list(pieces(size))
@@ -62,6 +65,9 @@ def main() -> None:
     ap.add_argument("new", type=Path)
     ap.add_argument("--photos", nargs="+", required=True)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--n-iter", type=int, nargs=2, metavar=("OLD", "NEW"), help="each tree's n_iter (default: the captured one)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         calls = Path(tmp) / "calls.pkl"
@@ -73,8 +79,12 @@ def main() -> None:
         for _ in range(args.rounds):
             for name in ("old", "new"):
                 tree = getattr(args, name).resolve()
+                n_iter = None if args.n_iter is None else args.n_iter[name == "new"]
                 out = subprocess.run(
-                    [sys.executable, "-c", TIMING, str(tree), str(calls)], check=True, capture_output=True, text=True
+                    [sys.executable, "-c", TIMING, str(tree), str(calls), json.dumps(n_iter)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
                 times[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{n_faces} faces, median of {args.rounds} rounds, ms per face (torch threads: {times['new'][0]['threads']})")
