@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--expressions", type=Path, required=True)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--cache", default=False, help="a folder: reuse the detections of earlier runs")
+    ap.add_argument("--n-iter", type=int, default=None, help="the fit's iterations (default: the estimator's)")
     args = ap.parse_args()
 
     import sk3dmm
@@ -34,6 +35,8 @@ def main() -> None:
 
     files, labels, people = expression_files(args.expressions)
     est = Reconstruct3DMM(profiles="fit", on_error="nan", cache=args.cache, progress=False)  # as bench_real.py
+    if args.n_iter is not None:
+        est.set_params(n_iter=args.n_iter)
     recs = est.fit().reconstruct([str(p) for p in files])
     found = np.array([r is not None for r in recs])
     beta = np.stack([r.coefficients["beta"] for r in recs if r is not None])
@@ -47,7 +50,8 @@ def main() -> None:
             return 100 * float(cross_val_score(pipe, beta, y, params={"groups": groups}, cv=GroupKFold(5)).mean())
 
     mlp = [score(CoefResNetClassifier(random_state=seed)) for seed in range(args.seeds)]
-    print(f"sk3dmm {sk3dmm.__version__} ({Path(sk3dmm.__file__).parent}); {found.sum()} of {len(files)} photos")
+    where = Path(sk3dmm.__file__).parent
+    print(f"sk3dmm {sk3dmm.__version__} ({where}), n_iter={est.n_iter}; {found.sum()} of {len(files)} photos")
     print(f"| SVC (RBF) | CoefResNetClassifier, seeds 0-{args.seeds - 1} | mean (sd) |")
     print("|---|---|---|")
     spread = statistics.stdev(mlp) if len(mlp) > 1 else 0.0
