@@ -235,7 +235,7 @@ class _Observed:
     focal: torch.Tensor  # (b,)
     center: torch.Tensor  # (b, 2)
     weights: torch.Tensor | None  # (b, k)
-    spread: torch.Tensor  # (b,) landmark spread, the scale of the residuals
+    point_scale: torch.Tensor  # (b, k) each residual's factor: sqrt(weight) / landmark spread
     batch_idx: torch.Tensor  # (b, 1)
 
     def refine(self, points3d: torch.Tensor, pose: _Pose) -> _Pose:
@@ -308,7 +308,7 @@ def _fit_batch(model: MorphableModel, faces: _FaceInputs, options: _FitOptions) 
             state = replace(state, pose=obs.refine(state.shape[obs.batch_idx, rows], state.pose))
         else:
             state = _joint_step(obs, sub, prior, state, rows)
-    return _landmark_fit(obs, sub, (state.coef, state.shape), rows, state.pose, model.n_identity)
+    return _landmark_fit(obs, sub, state, rows, model.n_identity)
 
 
 N_POSE = 6  # the pose step: rotation (axis-angle) and translation
@@ -353,13 +353,7 @@ def _scaled_residuals(obs: _Observed, pts: torch.Tensor, pose: _Pose) -> tuple[t
     residuals (b, k, 2) times the square root of each point's weight over the spread."""
     pc = transform(pts, *pose)
     proj = project(pc, obs.focal, obs.center)
-    return pc, proj, (proj - obs.x2d) * _point_scale(obs, pts.shape[1])[..., None]
-
-
-def _point_scale(obs: _Observed, k: int) -> torch.Tensor:
-    """(b, k) each point's residual factor: the square root of its weight over the spread."""
-    scale = obs.spread.reciprocal()[:, None].expand(len(obs.x2d), k)
-    return scale if obs.weights is None else scale * obs.weights.sqrt()
+    return pc, proj, (proj - obs.x2d) * obs.point_scale[..., None]
 
 
 def _objective(prior: _ShapePrior, coef: torch.Tensor, pc: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
@@ -387,7 +381,7 @@ def _joint_system(
     n_free = _n_free(prior, coef)
     pc, proj, res = _scaled_residuals(obs, pts, state.pose)
     cost = _objective(prior, coef, pc, res)
-    point_scale = _point_scale(obs, k)
+    point_scale = obs.point_scale
     jac_pose = _reprojection_jacobian(pc, trans, obs.focal) * point_scale.repeat_interleave(2, 1)[..., None]
     res = res.reshape(b, 2 * k, 1)
     split = prior.n_identity if prior.held is None else 0
@@ -442,7 +436,9 @@ def _observed(faces: _FaceInputs, options: _FitOptions) -> _Observed:
         if not (torch.isfinite(w).all() and (w >= 0).all()):
             raise ValueError("weights must be finite and non-negative")
     spread = (x2d - x2d.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()  # (b,)
-    return _Observed(x2d, focal, center, w, spread, torch.arange(b, device=device)[:, None])
+    scale = spread.reciprocal()[:, None].expand(b, n_pts)
+    scale = scale if w is None else scale * w.sqrt()
+    return _Observed(x2d, focal, center, w, scale, torch.arange(b, device=device)[:, None])
 
 
 _subsets: dict[tuple, _Subset] = {}
@@ -560,19 +556,10 @@ def _symmetric_gram(mw: torch.Tensor, m: torch.Tensor, split: int) -> torch.Tens
     return torch.cat([top, torch.cat([top[..., split:].transpose(1, 2), bottom], -1)], 1)
 
 
-def _landmark_fit(
-    obs: _Observed,
-    sub: _Subset,
-    current: tuple[torch.Tensor, torch.Tensor],
-    rows: torch.Tensor,
-    pose: _Pose,
-    n_id: int,
-) -> LandmarkFit:
-    """The result record of a batch fit (``current``: the coefficients and the subset's
-    vertices under them)."""
-    coef, shape = current
-    rot, trans = pose
-    pts = shape[obs.batch_idx, rows]
+def _landmark_fit(obs: _Observed, sub: _Subset, state: _State, rows: torch.Tensor, n_id: int) -> LandmarkFit:
+    """The result record of a batch fit."""
+    coef, (rot, trans) = state.coef, state.pose
+    pts = state.shape[obs.batch_idx, rows]
     fitted2d = project(transform(pts, rot, trans), obs.focal, obs.center)
     yaw, pitch, roll = matrix_to_euler(rot)
     return LandmarkFit(

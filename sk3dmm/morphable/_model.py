@@ -196,25 +196,25 @@ class MorphableModel:
         -------
         (batch, n_vertices or m, 3) tensor on the device and dtype of ``alpha``.
         """
-        alpha = torch.as_tensor(alpha)
-        if not alpha.is_floating_point():
-            alpha = alpha.float()
-        beta = torch.as_tensor(beta, dtype=alpha.dtype, device=alpha.device)
+        alpha, beta = _as_coefficients(alpha, beta)
         t = self.tensors(alpha.device, alpha.dtype)
-        mean, ident, expr = t["mean"], t["identity"], t["expression"]
-        if indices is self.landmark_indices:
-            mean, ident, expr = t["landmark_rows"]
-        elif indices is not None:
+        rows = t["mean"], t["identity"], t["expression"]
+        if indices is not None:
             idx = torch.as_tensor(indices, dtype=torch.long, device=alpha.device)
-            mean, ident, expr = mean[idx], ident[:, idx], expr[:, idx]
-        m = mean.shape[0]
+            rows = rows[0][idx], rows[1][:, idx], rows[2][:, idx]
+        return self._combine(alpha, beta, rows)
+
+    def _combine(self, alpha: torch.Tensor, beta: torch.Tensor, rows: tuple) -> torch.Tensor:
+        """``mean + alpha @ identity + beta @ expression`` over the vertex rows ``rows``."""
+        mean, ident, expr = rows
         out = mean.reshape(1, -1) + alpha @ ident.reshape(self.n_identity, -1)
         out = out + beta @ expr.reshape(self.n_expression, -1)
-        return out.reshape(-1, m, 3)
+        return out.reshape(-1, mean.shape[0], 3)
 
     def landmarks(self, alpha: torch.Tensor | np.ndarray, beta: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """The 68 landmark vertices, ``(batch, 68, 3)``."""
-        return self.vertices(alpha, beta, self.landmark_indices)
+        """The 68 landmark vertices, ``(batch, 68, 3)`` (their rows gathered once, in ``tensors``)."""
+        alpha, beta = _as_coefficients(alpha, beta)
+        return self._combine(alpha, beta, self.tensors(alpha.device, alpha.dtype)["landmark_rows"])
 
     def albedo(self, texture: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Per-vertex RGB albedo from texture coefficients (models with a texture basis)."""
@@ -251,3 +251,11 @@ def _digest_value(h, value) -> None:
 
 
 POSE_NAMES = ("pose_yaw", "pose_pitch", "pose_roll", "pose_tx", "pose_ty", "pose_tz")
+
+
+def _as_coefficients(alpha, beta) -> tuple[torch.Tensor, torch.Tensor]:
+    """``alpha`` as a float tensor (float32 unless it is floating already), ``beta`` like it."""
+    alpha = torch.as_tensor(alpha)
+    if not alpha.is_floating_point():
+        alpha = alpha.float()
+    return alpha, torch.as_tensor(beta, dtype=alpha.dtype, device=alpha.device)
