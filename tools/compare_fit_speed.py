@@ -18,18 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+TOOLS = str(Path(__file__).resolve().parent)  # fit_convergence.fit_inputs records the fit's inputs
+
 CAPTURE = """
 import pickle, sys, json
-sys.path.insert(0, sys.argv[1])
-import sk3dmm.regressors._dense_fit as dense_fit
-from sk3dmm import Reconstruct3DMM
-calls, fit = [], dense_fit.fit_shape_and_pose
-def recording(model, *args, **kwargs):
-    calls.append((args, kwargs))
-    return fit(model, *args, **kwargs)
-dense_fit.fit_shape_and_pose = recording
-Reconstruct3DMM(cache=False, on_error="nan").fit().transform(json.loads(sys.argv[2]))
-pickle.dump(calls, open(sys.argv[3], "wb"))
+sys.path[:0] = [sys.argv[1], sys.argv[4]]
+from fit_convergence import fit_inputs
+pickle.dump(fit_inputs(json.loads(sys.argv[2])), open(sys.argv[3], "wb"))
 """
 
 TIMING = """
@@ -72,7 +67,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         calls = Path(tmp) / "calls.pkl"
         subprocess.run(
-            [sys.executable, "-c", CAPTURE, str(args.new.resolve()), json.dumps(args.photos), str(calls)], check=True
+            [sys.executable, "-c", CAPTURE, str(args.new.resolve()), json.dumps(args.photos), str(calls), TOOLS],
+            check=True,
         )
         n_faces = sum(len(a[0]) for a, _ in pickle.loads(calls.read_bytes()))
         times: dict[str, list[dict]] = {"old": [], "new": []}
