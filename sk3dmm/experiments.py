@@ -126,6 +126,7 @@ def reconstruct(
         method=method,
         detector=detector,
         coef=("alpha", "beta"),
+        keep_crops=True,  # the HOG baseline and C-Net read them
         on_error="nan",
         n_jobs=n_jobs,
         progress=progress,
@@ -601,7 +602,12 @@ def synthetic_photo_pool(
     )
     images, deg = degrade_photos(faces.images, degrade_fraction, random_state=seed)
     est = Reconstruct3DMM(
-        method=method, detector=detector, coef=("alpha", "beta"), on_error="nan", progress=progress
+        method=method,
+        detector=detector,
+        coef=("alpha", "beta"),
+        keep_crops=True,  # C-Net reads them
+        on_error="nan",
+        progress=progress,
     )
     rows = est.fit_transform(images)
     return PhotoPool(

@@ -130,7 +130,7 @@ def test_large_photos_are_downscaled_for_detection(astronaut, monkeypatch):
     # the budget matters most for dlib's HOG, whose cost grows with the pixels it scans
     direct = Reconstruct3DMM(cache=False, max_pixels=5_000_000, detector="hog")
     direct.fit_transform([big])
-    budget = Reconstruct3DMM(cache=False, max_pixels=400_000, detector="hog")
+    budget = Reconstruct3DMM(cache=False, max_pixels=400_000, detector="hog", keep_crops=True)
     budget.fit_transform([big])
     assert seen == [(2048, 2048, 3), (632, 632, 3)]  # 632^2 = 399,424 pixels
     a, b = direct.reconstructions_[0], budget.reconstructions_[0]

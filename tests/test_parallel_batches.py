@@ -41,7 +41,7 @@ def test_batches_are_yielded_in_order_with_their_sizes(face_photos):
     from sk3dmm.pipeline import ErrorPolicy, StageCache
 
     batches = ({i: face_photos[i] for i in range(s, min(5, s + 2))} for s in range(0, 5, 2))
-    for size, done in reconstruct_batches(batches, names, est._stages(est._setup()), ErrorPolicy(), StageCache([])):
+    for size, done in reconstruct_batches(batches, names, est._stages(est._setup(), True), ErrorPolicy(), StageCache([])):
         sizes.append(size)
         seen += sorted(done)
     assert sizes == [2, 2, 1] and seen == [0, 1, 2, 3, 4]

@@ -71,6 +71,25 @@ def pos_fit(points2d: np.ndarray, points3d: np.ndarray) -> tuple[np.ndarray, flo
     return np.array([k[3], k[7]]), float(s)
 
 
+def alignment(
+    image_size: tuple[int, int],
+    landmarks68: np.ndarray,
+    template5: np.ndarray,
+    rescale_factor: float,
+    roll: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where :func:`align_crop` puts a photo of ``image_size`` (width, height), without its
+    pixels: the 68 landmarks turned by ``-roll`` with y flipped up, the template origin's
+    position ``t`` (2,) and the photo's resize factor ``s``."""
+    w0, h0 = image_size
+    lm = np.asarray(landmarks68, np.float64).copy()
+    if roll:
+        lm = rotate_points(lm, -roll, (w0 / 2, h0 / 2))
+    lm[:, 1] = h0 - 1 - lm[:, 1]
+    t, s = pos_fit(five_points(lm), template5)
+    return lm, t, rescale_factor / s
+
+
 def align_crop(
     image: np.ndarray,
     landmarks68: np.ndarray,
@@ -108,12 +127,7 @@ def align_crop(
     from PIL import Image
 
     h0, w0 = image.shape[:2]
-    lm = np.asarray(landmarks68, np.float64).copy()
-    if roll:
-        lm = rotate_points(lm, -roll, (w0 / 2, h0 / 2))
-    lm[:, 1] = h0 - 1 - lm[:, 1]
-    t, s = pos_fit(five_points(lm), template5)
-    s = rescale_factor / s
+    lm, t, s = alignment(image.shape[1::-1], landmarks68, template5, rescale_factor, roll)
     w, h = int(w0 * s), int(h0 * s)
     left = int(w / 2 - target_size / 2 + float((t[0] - w0 / 2) * s))
     up = int(h / 2 - target_size / 2 + float((h0 / 2 - t[1]) * s))

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._alignment import align_crop, crop_affine, eye_line_angle
+from ._alignment import align_crop, alignment, crop_affine, eye_line_angle
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,29 +67,39 @@ class Crop:
         return np.r_[scale, (turned - pivot) * scale + self.size / 2]
 
 
-def five_point_crop(image: np.ndarray, landmarks68: np.ndarray, spec: tuple, level: bool = True) -> Crop:
+def five_point_crop(
+    image: np.ndarray, landmarks68: np.ndarray, spec: tuple, level: bool = True, pixels: bool = True
+) -> Crop:
     """Deep3DFaceRecon's crop (:func:`~sk3dmm.faces.align_crop`, aligned on 5 points), turned so
     that the eyes are level, as R-Net sees a face.
 
     Parameters
     ----------
-    image : (H, W, 3) uint8
+    image : (H, W, 3) uint8, or its shape (H, W[, 3]) where ``pixels=False``
     landmarks68 : (68, 2) in the image's pixels
     spec : (template5, size, rescale_factor), see :func:`~sk3dmm.faces.align_crop`
     level : bool, default=True
         Turn the crop so that the eyes are level; False: the photo's own axes (as the profile
         R-Net reads a profile, whose eye line is foreshortened).
+    pixels : bool, default=True
+        Sample the crop's pixels; False: its geometry alone (the same, without the photo's
+        resampling, most of the time a crop takes), ``pixels`` None.
     """
     template5, size, rescale = spec
     roll = eye_line_angle(landmarks68) if level else 0.0  # level, as MediaPipe's graph turns its ROI
-    pixels, _, params = align_crop(image, landmarks68, template5, size, rescale, roll=roll)
+    shape = np.shape(image) if pixels else tuple(image)
+    if pixels:
+        sampled, _, params = align_crop(image, landmarks68, template5, size, rescale, roll=roll)
+    else:
+        _, t, s = alignment(shape[1::-1], landmarks68, template5, rescale, roll)
+        sampled, params = None, np.array([shape[1], shape[0], s, t[0], t[1]])
     sx, sy, ox, oy = crop_affine(params, size)
-    pivot = np.array([image.shape[1] / 2, image.shape[0] / 2])
+    pivot = np.array([shape[1] / 2, shape[0] / 2])
     turned = (size / 2 - np.array([ox, oy])) / np.array([sx, sy])  # the crop centre, turned
     c, s = math.cos(roll), math.sin(roll)
     d = turned - pivot
     centre = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]]) + pivot
-    return Crop(centre, size / np.array([sx, sy]), roll, size, pixels)
+    return Crop(centre, size / np.array([sx, sy]), roll, size, sampled)
 
 
 def sample_bilinear(image: np.ndarray, crop: Crop, device: torch.device) -> torch.Tensor:
@@ -121,14 +131,22 @@ def sample_bilinear(image: np.ndarray, crop: Crop, device: torch.device) -> torc
 
 def downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     """The photo shrunk to at most ``max_pixels`` (bilinear) and the (x, y) factors used."""
-    scale = min(1.0, float(np.sqrt(max_pixels / (image.shape[0] * image.shape[1]))))
-    if scale >= 1.0:
+    size = downscaled_size(image.shape, max_pixels)
+    if size is None:
         return image, np.ones(2)
     from PIL import Image
 
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
     small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
     return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
+
+
+def downscaled_size(shape: tuple[int, ...], max_pixels: int) -> tuple[int, int] | None:
+    """(width, height) :func:`downscaled` shrinks a photo of ``shape`` (H, W[, C]) to, or None
+    where it is within ``max_pixels``."""
+    scale = min(1.0, float(np.sqrt(max_pixels / (shape[0] * shape[1]))))
+    if scale >= 1.0:
+        return None
+    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
 
 
 def sample_opencv(

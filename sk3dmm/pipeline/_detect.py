@@ -8,7 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..faces import Crop, choose_face, downscaled, five_as_68, five_point_crop, get_landmarker, unusable_mesh
+from ..faces import (
+    Crop,
+    choose_face,
+    downscaled,
+    downscaled_size,
+    five_as_68,
+    five_point_crop,
+    get_landmarker,
+    unusable_mesh,
+)
 from ._policy import one_torch_thread
 from ._records import Detection, Photo
 
@@ -43,13 +52,16 @@ class CropFace:
     (turned level; made on the pixels the landmarker saw, mapped back to the photo's). With
     ``profiles="network"``, a face whose mesh is unusable (see
     :func:`sk3dmm.faces.unusable_mesh`) is cropped on its detector's five keypoints and not
-    turned, as the profile R-Net was trained."""
+    turned, as the profile R-Net was trained. With ``pixels=False`` only the crops the profile
+    R-Net reads are sampled; the others keep their geometry alone (``pixels`` None): the photo's
+    resampling is most of a crop's time, and a method without R-Net reads no pixels."""
 
     template5: np.ndarray
     size: int
     rescale: float
     max_pixels: int
     profiles: str = "fit"
+    pixels: bool = True
     name = "the crop"
 
     @property
@@ -58,13 +70,27 @@ class CropFace:
         key = (
             f"crop|template={template.hexdigest()}|{self.size}|{self.rescale!r}|max_pixels={self.max_pixels}"
         )
-        return key + ("|unusable-mesh=keypoints" if self.profiles == "network" else "")
+        key += "|unusable-mesh=keypoints" if self.profiles == "network" else ""
+        return key + ("" if self.pixels else "|pixels=profiles")
 
     def __call__(self, photo: Photo, detection: Detection) -> Crop:
-        small, scale = downscaled(photo.pixels, self.max_pixels)
         spec, found = (self.template5, self.size, self.rescale), detection.found
-        if self.profiles == "network" and unusable_mesh(found):
-            crop = five_point_crop(small, five_as_68(found.keypoints), spec, level=False)
+        profile = self.profiles == "network" and unusable_mesh(found)
+        if profile or self.pixels:
+            image, scale = downscaled(photo.pixels, self.max_pixels)
+            points = five_as_68(found.keypoints) if profile else found.landmarks
+            crop = five_point_crop(image, points, spec, level=not profile)
         else:
-            crop = five_point_crop(small, found.landmarks, spec)
+            shape, scale = _seen_shape(photo.pixels.shape, self.max_pixels)
+            crop = five_point_crop(shape, found.landmarks, spec, pixels=False)
         return crop if (scale == 1.0).all() else crop.scaled(1.0 / scale)
+
+
+def _seen_shape(shape: tuple[int, ...], max_pixels: int) -> tuple[tuple[int, int], np.ndarray]:
+    """The (height, width) of the pixels the landmarker saw (:func:`~sk3dmm.faces.downscaled`)
+    and the (x, y) factors from the photo's."""
+    h, w = shape[:2]
+    size = downscaled_size(shape, max_pixels)
+    if size is None:
+        return (h, w), np.ones(2)
+    return (size[1], size[0]), np.array([size[0] / w, size[1] / h])

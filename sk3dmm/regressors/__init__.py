@@ -6,8 +6,9 @@ A regressor is built as ``factory(settings)`` (a :class:`RegressionSettings`) an
 ``__call__(items) -> list[Coefficients]`` for a batch of ``(detection, crop, previous)``
 triples, ``previous`` being the :class:`~sk3dmm.pipeline.Coefficients` of the regressor before
 it in the method (None for the first). A regressor that reads R-Net sets ``uses_rnet = True``;
-one whose crop differs from the default sets ``crop_spec``. A method is the names of its
-regressors, run in turn: :data:`METHODS`. ``register_regressor`` / ``register_method`` add yours.
+one whose crop differs from the default sets ``crop_spec``; one that never reads the crop's
+pixels sets ``reads_crops = False`` (then a method made of such regressors need not sample
+them). A method is the names of its regressors, run in turn: :data:`METHODS`. ``register_regressor`` / ``register_method`` add yours.
 """
 
 from __future__ import annotations

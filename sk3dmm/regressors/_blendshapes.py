@@ -59,6 +59,7 @@ class BlendshapeRegressor:
     ``method="landmarks"`` does."""
 
     name = "the blendshape scores"
+    reads_crops = False
     reads_blendshapes = True
 
     def __init__(self, settings: RegressionSettings, required: bool = True):

@@ -29,6 +29,7 @@ class LandmarkFitRegressor:
     """Pose, identity and expression fitted to the detected points, in batches."""
 
     name = "the fit"
+    reads_crops = False
 
     def __init__(self, settings: RegressionSettings, shape: str = "free"):
         self.settings, self.shape = settings, shape

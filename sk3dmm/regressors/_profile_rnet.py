@@ -25,6 +25,7 @@ class ProfileRNetRegressor:
     to every method whose crop is the embedded R-Net's."""
 
     name = "the profile R-Net"
+    reads_crops = False  # only those of faces with an unusable mesh, which the crop stage samples
 
     def __init__(self, settings: RegressionSettings):
         from ..nets import load_profile_rnet

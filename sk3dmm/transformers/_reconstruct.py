@@ -161,6 +161,14 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         ``"fit"`` fits the method to the mesh's points as for every other face (0.7.0's rows).
         Every other face gets the same row either way; ``to_frame``'s ``row_from`` column says
         which rows the profile R-Net gave (``"profile_rnet"``, else ``"method"``).
+    keep_crops : bool, default=False
+        Keep every face's aligned crop (``Reconstruction.crop``: R-Net's 5-point crop, 112 px
+        for a method without R-Net) in ``reconstructions_``, e.g. for a HOG baseline or plots.
+        False: a method none of whose regressors reads the crop (the default's, for every
+        face the mesh finds) skips resampling the photo for it (about 3 ms a photo, the
+        ``"the crop"`` stage of ``cache_stats_``) and ``crop`` is None; the rows are the same
+        bits either way. R-Net methods, image sets (C-Net reads the crops) and ``fine_tune``
+        keep them anyway.
     max_pixels : int, default=2_000_000
         Pixel budget of detection: a larger photo is downscaled to this many pixels for
         detection and the face crop (landmarks are mapped back to its own pixels), so a
@@ -220,7 +228,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         ``"detection"``, ``"R-Net"``, ``"the fit"``...).
     reconstructions_ : list of Reconstruction or None
         Per-sample details of the last ``transform`` (None where it failed). Not pickled
-        (about 41 KB a photo, mostly its crop): a pickled estimator stays a few KB however
+        (about 41 KB a photo with its crop, 3 KB without): a pickled estimator stays a few KB however
         much it has transformed.
     cache_stats_ : pandas.DataFrame
         Per stage of the last ``transform`` (``stage``, its cache ``key``): the photos it
@@ -252,6 +260,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "upsample": [Interval(Integral, 0, None, closed="left")],
         "faces": [StrOptions(set(FACE_CHOICES))],
         "profiles": [StrOptions({"fit", "network"})],
+        "keep_crops": ["boolean"],
         "max_pixels": [Interval(Integral, 10_000, None, closed="left")],
         "focal_length": [None, Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
@@ -282,6 +291,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         upsample=1,
         faces="largest",
         profiles="network",
+        keep_crops=False,
         max_pixels=2_000_000,
         focal_length=None,
         n_iter=3,
@@ -309,6 +319,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.upsample = upsample
         self.faces = faces
         self.profiles = profiles
+        self.keep_crops = keep_crops
         self.max_pixels = max_pixels
         self.focal_length = focal_length
         self.n_iter = n_iter
@@ -415,7 +426,8 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         samples = X if column is None else column
         if is_set_input(samples):
             return self._transform_sets(samples, setup)
-        return wrap_output(self, self._coefficients(self.reconstruct(samples, _setup=setup), setup), X)
+        rows = self._coefficients(self._reconstruct(samples, setup, crops=self.keep_crops), setup)
+        return wrap_output(self, rows, X)
 
     def fit_transform(self, X, y=None, **fit_params):
         """``fit(X).transform(X)``."""
@@ -453,7 +465,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 raise ValueError(f"set {i}: image sets must contain images or paths, not further sets")
         where = [(i, j) for i, s in enumerate(sets) for j in range(len(s))]
         flat = [img for s in sets for img in s]
-        recons = self.reconstruct(flat, _setup=setup, _where=where)
+        recons = self._reconstruct(flat, setup, where, crops=True)  # C-Net reads them
         rows = self._coefficients(recons, setup)
         out = np.empty(len(sets), dtype=object)
         start = 0
@@ -482,19 +494,24 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return tags
 
     # ------------------------------------------------------------------ the work
-    def reconstruct(self, X, *, _setup: _Setup | None = None, _where=None) -> list[Reconstruction | None]:
-        """Per-sample :class:`Reconstruction` objects (None for failed samples), made by
-        :func:`sk3dmm.pipeline.reconstruct_photos` in batches of ``batch_size`` (the next batch
-        loaded, detected and cropped while this one is fitted: :func:`~sk3dmm.pipeline.reconstruct_batches`).
+    def reconstruct(self, X) -> list[Reconstruction | None]:
+        """Per-sample :class:`Reconstruction` objects (None for failed samples), crops included
+        (whatever ``keep_crops``), made by :func:`sk3dmm.pipeline.reconstruct_photos` in batches
+        of ``batch_size`` (the next batch loaded, detected and cropped while this one is
+        fitted: :func:`~sk3dmm.pipeline.reconstruct_batches`).
 
         Applies ``on_error`` and sets ``failures_`` and ``reconstructions_``.
         """
-        setup = self._setup() if _setup is None else _setup
+        return self._reconstruct(X, self._setup(), crops=True)
+
+    def _reconstruct(self, X, setup: _Setup, where=None, *, crops: bool) -> list[Reconstruction | None]:
+        """:meth:`reconstruct`; ``where``: each photo's (set, photo) for messages; ``crops``:
+        sample every crop's pixels (else only those the method reads)."""
         items = as_image_list(X)
         names = {
-            i: describe_sample(item, i, None if _where is None else _where[i]) for i, item in enumerate(items)
+            i: describe_sample(item, i, None if where is None else where[i]) for i, item in enumerate(items)
         }
-        stages, policy = self._stages(setup), ErrorPolicy(self.on_error, self.n_jobs)
+        stages, policy = self._stages(setup, crops), ErrorPolicy(self.on_error, self.n_jobs)
         cache = StageCache(result_caches(self.cache))
         results: list[Reconstruction | None] = [None] * len(items)
         with tqdm(total=len(items), desc="reconstruct", unit="img", disable=not self.progress) as bar:
@@ -511,8 +528,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.cache_stats_ = cache.stats()
         return results
 
-    def _stages(self, setup: _Setup) -> Stages:
-        """The stages of ``method`` and ``detector`` with this estimator's settings."""
+    def _stages(self, setup: _Setup, crops: bool) -> Stages:
+        """The stages of ``method`` and ``detector`` with this estimator's settings; ``crops``:
+        sample every crop's pixels (else those the regressors read)."""
         settings = self._regression_settings(setup)
         regressors = build_regressors(self.method, settings)
         spec = next(
@@ -521,9 +539,10 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         profiles = self.profiles if _profile_rnet_applies(setup.model, spec) else "fit"
         if profiles == "network":
             regressors += (ProfileRNetRegressor(settings),)
+        pixels = crops or any(getattr(r, "reads_crops", True) for r in regressors)
         return Stages(
             detect=DetectFace(self.detector, self.upsample, self.max_pixels, self.faces),
-            crop=CropFace(*spec, self.max_pixels, profiles),
+            crop=CropFace(*spec, self.max_pixels, profiles, pixels),
             regressors=regressors,
         )
 
@@ -544,7 +563,7 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """The selected blocks for each sample as a DataFrame, with the fit's quality columns
         and, for failed samples, the ``reason``."""
         setup = self._setup()
-        recons = self.reconstruct(X, _setup=setup)
+        recons = self._reconstruct(X, setup, crops=self.keep_crops)
         frame = pd.DataFrame(self._coefficients(recons, setup), columns=list(setup.feature_names))
         frame["detection_score"] = [np.nan if r is None else r.score for r in recons]
         frame["reprojection_error_px"] = [np.nan if r is None else r.reprojection_error for r in recons]
