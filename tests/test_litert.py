@@ -139,3 +139,30 @@ def test_opencvs_warp_gives_the_numpy_crops_bits(border):
             _crop._cv2_warp(image, centre, side, rotation, size, border),
             _crop._sample_opencv_numpy(image, centre, side, rotation, size, border),
         )
+
+
+@needs_litert
+def test_networks_on_two_threads_give_the_same_bits(reference):
+    mesh = _litert.litert_graph(v2_module.MESH_V2_FILE, mp_module.DATA_DIR)
+    x = torch.from_numpy(reference["landmark_input"][None].astype(np.float32) / 255.0)
+    one = mesh(x)
+    with _litert.network_threads(2):
+        two = mesh(x)
+        borrowed = mesh._borrow()
+    mesh._free_list(borrowed[3]).put(borrowed)
+    assert borrowed[3] == 2 and sum(o.numel() for o in one) > 1000
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)
+
+
+def test_a_stage_alone_in_the_main_thread_gets_the_torch_threads(monkeypatch):
+    from sk3dmm.pipeline import _policy
+
+    monkeypatch.setattr(_policy.torch, "get_num_threads", lambda: 2)
+    assert _policy._network_threads(None) == 2 and _policy._network_threads(1) == 2
+    assert _policy._network_threads(2) == 1  # joblib's workers share the cores
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(_policy._network_threads(None)))
+    worker.start()
+    worker.join()
+    assert seen == [1]  # e.g. the thread that prepares the next batch while this one is fitted

@@ -17,7 +17,7 @@ from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face,
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
 from ._retinaface import RetinaFace
 from .landmarkers import LANDMARKERS, detect_faces, get_landmarker, models_dir, register_landmarker
-from .landmarkers._litert import RUNTIME_VARIABLE, litert_installed
+from .landmarkers._litert import RUNTIME_VARIABLE, litert_installed, network_threads
 from .landmarkers._mediapipe import MediaPipeFaceMesh
 from .landmarkers._mediapipe_v2 import V2_FILES, MediaPipeFaceLandmarkerV2
 from .landmarkers._mediapipe_v2 import network_runtime as _network_runtime
@@ -70,6 +70,7 @@ __all__ = [
     "get_landmarker",
     "largest_face",
     "litert_installed",
+    "network_threads",
     "load_image",
     "models_dir",
     "pos_fit",

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import torch
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 
 from ..exceptions import ModelFileError, ReconstructionError
+from ..faces import network_threads
 from ._errors import SAMPLE_ERRORS, apply_policy, raise_sample_error
 from ._records import Failure
 
@@ -52,8 +53,9 @@ class ErrorPolicy:
     def each(self, step, items: dict[int, tuple], names: dict[int, str]) -> dict[int, object]:
         """``step(*args)`` for each photo, in joblib workers (threads unless a backend says
         otherwise); the photos whose step raised are failed."""
+        threads = _network_threads(self.n_jobs)
         try:
-            with one_torch_thread():  # and so in each worker thread; a worker process sets its own
+            with network_threads(threads), one_torch_thread():  # each worker's: one (a process sets its own)
                 out = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                     delayed(_guarded_call)(step, args, self.raises) for args in items.values()
                 )
@@ -127,6 +129,18 @@ def _finite(value) -> bool:
     fields = value.__dict__.values() if hasattr(value, "__dict__") else [value]
     arrays = [np.asarray(v) for v in fields if isinstance(v, (np.ndarray, float))]
     return all(np.isfinite(a).all() for a in arrays if a.dtype.kind == "f")
+
+
+def _network_threads(n_jobs: int | None) -> int:
+    """Threads of each LiteRT call of a stage (:func:`~sk3dmm.faces.network_threads`; the same
+    bits on any count): the torch threads of the calling thread (sized to the cores, or by a
+    joblib worker process's limit) where the stage runs alone in the main thread, else one
+    (workers of ``n_jobs``, or the thread that prepares the next batch while this one is
+    fitted, share the cores)."""
+    if effective_n_jobs(n_jobs) != 1 or threading.current_thread() is not threading.main_thread():
+        return 1
+    with _threads_lock:
+        return torch.get_num_threads() if _threads_users == 0 else 1
 
 
 _threads_lock = threading.Lock()

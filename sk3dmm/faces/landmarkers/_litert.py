@@ -2,7 +2,9 @@
 installed: the same ``.tflite`` files the torch graphs were converted from, run by the runtime
 they were made for (on 2 cores, one thread: the 478-point mesh in 5.7 ms instead of 11.5 ms,
 BlazeFace 1.3 instead of 3.0, the blendshape network 0.9 instead of 4.0;
-``benchmarks/bench_speed.py``).
+``benchmarks/bench_speed.py``). A call runs on one thread, or on as many as
+:func:`network_threads` gives the calling thread (the same bits: XNNPACK splits a layer's
+outputs between its threads, never a sum).
 
 Which runtime runs them: ``SK3DMM_NETWORK_RUNTIME`` = ``"auto"`` (the default: LiteRT on CPU
 where it is installed, torch otherwise), ``"torch"`` or ``"litert"``. CUDA always runs torch.
@@ -54,32 +56,52 @@ def network_runtime(graph_file: str, device: str) -> str:
     return "litert" if litert_installed() else "torch"
 
 
+_local = threading.local()
+
+
+@contextmanager
+def network_threads(n: int):
+    """LiteRT calls made by this thread inside run on ``n`` threads (elsewhere on one: workers
+    of ``n_jobs`` share the cores, as the torch graphs do under
+    :func:`~sk3dmm.pipeline._policy.one_torch_thread`). Re-entrant."""
+    before = getattr(_local, "threads", 1)
+    _local.threads = max(1, int(n))
+    try:
+        yield
+    finally:
+        _local.threads = before
+
+
 class LiteRTGraph:
     """A ``.tflite`` file called as the converted torch graph is: NHWC (or the file's layout)
     float32 batch in, the file's outputs with a batch axis out, as torch tensors.
 
     One interpreter is not safe to share between threads, so each call borrows one from a
-    free list (made when none is free: as many as calls ever ran at once, kept for the next
-    ones, whatever threads make them), each with one thread of its own: workers of
-    ``n_jobs`` share the cores, as the torch graphs do under
-    :func:`~sk3dmm.pipeline._policy.one_torch_thread`.
+    free list of interpreters of its thread count (:func:`network_threads`; made when none is
+    free: as many as calls ever ran at once, kept for the next ones, whatever threads make
+    them).
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        self._free.put(self._new_interpreter())  # a corrupt file fails here, not in a photo's detection
+        self._free: dict[int, queue.SimpleQueue] = {}
+        self._free_lock = threading.Lock()
+        self._free_list(1).put(self._new_interpreter(1))  # a corrupt file fails here, not in a detection
 
-    def _new_interpreter(self):
+    def _free_list(self, threads: int) -> queue.SimpleQueue:
+        with self._free_lock:
+            return self._free.setdefault(threads, queue.SimpleQueue())
+
+    def _new_interpreter(self, threads: int):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            it = Interpreter(model_path=str(self.path), num_threads=1)
+            it = Interpreter(model_path=str(self.path), num_threads=threads)
             with _quiet_stderr():  # LiteRT's C++ "INFO: Created ... XNNPACK delegate" line
                 it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.path}: LiteRT cannot load it ({exc})") from exc
-        return it, it.get_input_details()[0], [o["index"] for o in it.get_output_details()]
+        return it, it.get_input_details()[0], [o["index"] for o in it.get_output_details()], threads
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -87,18 +109,19 @@ class LiteRTGraph:
         try:
             return tuple(int(v) for v in it[1]["shape"][1:3])
         finally:
-            self._free.put(it)
+            self._free_list(it[3]).put(it)
 
     def _borrow(self):
+        threads = getattr(_local, "threads", 1)
         try:
-            return self._free.get_nowait()
+            return self._free_list(threads).get_nowait()
         except queue.Empty:
-            return self._new_interpreter()
+            return self._new_interpreter(threads)
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         batch = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
         borrowed = self._borrow()
-        it, inputs, outputs = borrowed
+        it, inputs, outputs, threads = borrowed
         try:
             per_item = []
             for item in batch:
@@ -106,7 +129,7 @@ class LiteRTGraph:
                 it.invoke()
                 per_item.append([it.get_tensor(o).copy() for o in outputs])
         finally:
-            self._free.put(borrowed)
+            self._free_list(threads).put(borrowed)
         if not per_item:
             return [torch.zeros(0) for _ in outputs]
         # outputs of a batch of one, without their batch axis (the blendshape file has none)
