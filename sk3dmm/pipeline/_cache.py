@@ -186,16 +186,25 @@ class StageCache:
     def stats(self):
         """A DataFrame of each stage (by its key) with the photos it ``computed`` and ``reused``,
         and the wall-clock ``seconds`` it spent computing them (cache look-ups excluded)."""
+        return self.frame(*self.counts())
+
+    def counts(self) -> tuple[dict, dict, dict]:
+        """Copies of ``computed``, ``reused`` and ``seconds`` (small: what :meth:`frame` reads)."""
+        return dict(self.computed), dict(self.reused), dict(self.seconds)
+
+    @staticmethod
+    def frame(computed: dict, reused: dict, seconds: dict):
+        """:meth:`stats` of these counts."""
         import pandas as pd
 
-        stages = list(dict.fromkeys([*self.computed, *self.reused]))
+        stages = list(dict.fromkeys([*computed, *reused]))
         return pd.DataFrame(
             {
                 "stage": [s[0] for s in stages],
                 "key": [s[1] for s in stages],
-                "computed": [self.computed.get(s, 0) for s in stages],
-                "reused": [self.reused.get(s, 0) for s in stages],
-                "seconds": [self.seconds.get(s, 0.0) for s in stages],
+                "computed": [computed.get(s, 0) for s in stages],
+                "reused": [reused.get(s, 0) for s in stages],
+                "seconds": [seconds.get(s, 0.0) for s in stages],
             }
         )
 
