@@ -13,6 +13,7 @@ of the same data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -168,6 +169,12 @@ def result_caches(cache) -> list:
     return [RESULTS, DiskCache(cache)]
 
 
+@functools.lru_cache(maxsize=256)
+def _stage_digest(step_key: str) -> str:
+    """:func:`settings_digest` of a stage's key (the same few keys, every batch)."""
+    return settings_digest({"stage": step_key})
+
+
 def chain_key(upstream: str, stage_key: str) -> str:
     """The key of a stage's result: its input's key and the stage's settings."""
     return hashlib.blake2b(f"{upstream}|{stage_key}".encode(), digest_size=16).hexdigest()
@@ -212,7 +219,8 @@ class StageCache:
         """``step``'s result for each photo of ``keys`` (their upstream keys): cached ones
         looked up, the others from ``compute(list of photo indices)`` (a dict of the results
         it could make) and stored. Returns the results and their keys, for the next stage."""
-        stage = settings_digest({"stage": step.key})
+        step_key = step.key
+        stage = _stage_digest(step_key)
         mine = {i: chain_key(k, stage) for i, k in keys.items()}
         found = {}
         for i, key in mine.items():
@@ -226,7 +234,7 @@ class StageCache:
         for i, value in made.items():
             for layer in self.layers:
                 layer.put((mine[i], stage), value)
-        name = (step.name, step.key)
+        name = (step.name, step_key)
         self.reused[name] = self.reused.get(name, 0) + len(found)
         self.computed[name] = self.computed.get(name, 0) + len(made)
         self.seconds[name] = self.seconds.get(name, 0.0) + elapsed

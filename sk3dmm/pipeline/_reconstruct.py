@@ -7,13 +7,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from joblib import Parallel, delayed
 from joblib.parallel import LokyBackend, get_active_backend
 
 from ._cache import StageCache
 from ._detect import CropFace, DetectFace
 from ._errors import SAMPLE_ERRORS, raise_sample_error
-from ._policy import ErrorPolicy
+from ._policy import ErrorPolicy, in_workers
 from ._records import Photo, Reconstruction
 
 
@@ -132,9 +131,7 @@ def load_photos(samples: dict[int, object], names: dict[int, str], policy: Error
     """The samples decoded as :class:`Photo` records, and (under ``"raise"``) the read error
     that stopped the reading, to be raised once the photos before it are done. Decoded in
     the policy's joblib workers (threads: the JPEG decoder releases the GIL)."""
-    loaded = Parallel(n_jobs=policy.n_jobs, prefer="threads")(
-        delayed(_try_load)(item, i, names[i]) for i, item in samples.items()
-    )
+    loaded = in_workers(policy.n_jobs, _try_load, [(item, i, names[i]) for i, item in samples.items()])
     photos = {}
     for i, value in zip(samples, loaded):
         if not isinstance(value, BaseException):
