@@ -21,7 +21,7 @@ from .transformers import (
     set_cache_memory_limit,
 )
 
-__version__ = "0.8.0"
+__version__ = "0.8.1"
 
 __all__ = [
     "CoefResNetClassifier",

@@ -1,6 +1,7 @@
 """The same coefficients as the commit that wrote tests/data/reference_coefficients.npz
 (``tools/make_reference_coefficients.py``, first before the stages redesign; rewritten at
-0.8.0, whose fit takes joint pose-and-shape steps, on an AMD EPYC): a refactoring of the
+0.8.0, whose fit takes joint pose-and-shape steps, and at 0.8.1, whose fit to points on fixed
+vertices starts the steps from the affine pose, on an AMD EPYC): a refactoring of the
 photo -> coefficients path must not move a row.
 
 Bit for bit on the kind of CPU that wrote the fixture (Intel, as in CI then). The float32

@@ -11,7 +11,7 @@ from ..morphable import MorphableModel
 from ._camera import axis_angle_to_matrix, matrix_to_euler, project, transform
 from ._contour import LEFT_CONTOUR, RIGHT_CONTOUR, nearest_contour_vertices
 from ._pose import _reprojection_jacobian, estimate_pose_affine, refine_pose
-from ._shape import linear_shape_system, solve_box_qp
+from ._shape import box_partition, linear_shape_system, solve_box_qp
 
 
 @dataclass
@@ -280,6 +280,12 @@ class _ShapePrior:
     centre: torch.Tensor  # (b, k)
     held: torch.Tensor | None = None  # (b, n_expression) expression kept as given, or None
     n_identity: int = 0  # the first n_identity coefficients are identity's
+    step_bounds: tuple = ()  # lower, upper and box_partition of a joint step's (pose step, free coefficients)
+
+    @property
+    def n_free(self) -> int:
+        """The coefficients the fit solves for: all, or identity's when the expression is held."""
+        return len(self.reg) - (0 if self.held is None else self.held.shape[1])
 
 
 @dataclass(frozen=True)
@@ -324,11 +330,10 @@ def _joint_step(obs: _Observed, sub: _Subset, prior: _ShapePrior, state: _State,
     cost, hess, grad = _joint_system(obs, sub, prior, state, rows)
     pose_diag = hess.diagonal(dim1=1, dim2=2)[:, :N_POSE]
     pose_diag += (state.damping * pose_diag.mean(-1).clamp_min(1e-12))[:, None]  # in place, in hess
-    n_free = _n_free(prior, coef)
-    inf = torch.full((N_POSE,), torch.inf, dtype=coef.dtype, device=coef.device)
-    lower, upper = torch.cat([-inf, prior.lower[:n_free]]), torch.cat([inf, prior.upper[:n_free]])
+    n_free = prior.n_free
+    lower, upper, partition = prior.step_bounds
     start = torch.cat([torch.zeros_like(coef[:, :N_POSE]), coef[:, :n_free]], 1)
-    z = solve_box_qp(hess, grad, lower, upper, start=start)
+    z = solve_box_qp(hess, grad, lower, upper, start=start, partition=partition)
     delta = torch.nan_to_num(z[:, :N_POSE], nan=0.0, posinf=0.0, neginf=0.0)
     new_pose = (axis_angle_to_matrix(delta[:, :3]) @ rot, trans + delta[:, 3:])
     new_coef = torch.cat([z[:, N_POSE:], coef[:, n_free:]], 1)
@@ -341,11 +346,6 @@ def _joint_step(obs: _Observed, sub: _Subset, prior: _ShapePrior, state: _State,
         torch.where(better[:, None, None], new_shape, state.shape),
         torch.where(better, state.damping * 0.1, state.damping * 10).clamp(1e-8, 1e8),
     )
-
-
-def _n_free(prior: _ShapePrior, coef: torch.Tensor) -> int:
-    """The coefficients the fit solves for: all, or identity's when the expression is held."""
-    return coef.shape[1] - (0 if prior.held is None else prior.held.shape[1])
 
 
 def _scaled_residuals(obs: _Observed, pts: torch.Tensor, pose: _Pose) -> tuple[torch.Tensor, ...]:
@@ -378,7 +378,7 @@ def _joint_system(
     coef, (rot, trans) = state.coef, state.pose
     pts = state.shape[obs.batch_idx, rows]
     b, k = pts.shape[:2]
-    n_free = _n_free(prior, coef)
+    n_free = prior.n_free
     pc, proj, res = _scaled_residuals(obs, pts, state.pose)
     cost = _objective(prior, coef, pc, res)
     point_scale = obs.point_scale
@@ -401,7 +401,8 @@ def _joint_system(
     hess, grad = (hess[0], grad[0]) if len(hess) == 1 else (torch.cat(hess), torch.cat(grad))
     reg = torch.cat([torch.zeros_like(prior.reg[:N_POSE]), prior.reg[:n_free]])
     centre = torch.cat([torch.zeros_like(coef[:, :N_POSE]), prior.centre[:, :n_free]], 1)
-    return cost, hess + torch.diag(reg), grad + reg * centre
+    hess.diagonal(dim1=1, dim2=2).add_(reg)  # hess + diag(reg), without the (n, n) matrix
+    return cost, hess, grad + reg * centre
 
 
 def _pose_and_shape_gram(
@@ -521,14 +522,24 @@ def _shape_prior(
         if held.shape != (b, n_exp) or not torch.isfinite(held).all():
             raise ValueError(f"fixed_expression must be finite with shape ({b}, {n_exp}), got {tuple(held.shape)}")
         coef[:, n_id:] = held
-    return _ShapePrior(reg, lower, upper, centre, held, n_id), coef
+    n_free = k - (0 if held is None else n_exp)
+    inf = torch.full((N_POSE,), torch.inf, dtype=dtype, device=device)
+    step_lower, step_upper = torch.cat([-inf, lower[:n_free]]), torch.cat([inf, upper[:n_free]])
+    step_bounds = (step_lower, step_upper, box_partition(step_lower, step_upper))
+    return _ShapePrior(reg, lower, upper, centre, held, n_id, step_bounds), coef
 
 
 def _initial_pose(obs: _Observed, shape: torch.Tensor, rows: torch.Tensor, options: _FitOptions) -> _Pose:
-    """Affine pose, then Levenberg-Marquardt, on the inner landmarks (the jaw slides)."""
+    """Affine pose on the inner landmarks (the jaw slides), then, for the 68 points, whose
+    pose picks the jaw contour's vertices, Levenberg-Marquardt steps. Points that keep their
+    vertices (``landmark_vertices``) go to the joint steps from the affine pose, whose damped
+    pose step refines it (on MediaPipe's 468 points the LM steps cost 1.6 ms of a face's 8.9
+    and hardly move the answer of three steps: ``tools/fit_convergence.py``, README 0.8.1)."""
     inner = slice(17, 68) if options.landmark_vertices is None else slice(None)
     x2d, pts = obs.x2d[:, inner], shape[obs.batch_idx, rows[:, inner]]
     rot, trans = _pose_in_float64(estimate_pose_affine, x2d, pts, obs.focal, obs.center)
+    if options.landmark_vertices is not None:
+        return rot, trans
     return _pose_in_float64(refine_pose, x2d, pts, rot, trans, obs.focal, obs.center)
 
 
