@@ -77,3 +77,21 @@ def test_the_dask_backend_gives_the_rows_of_n_jobs_1_and_loads_the_models_once_p
     np.testing.assert_array_equal(again, expected[::-1])
     assert len(per_worker) == 2 and all(n <= 1 for n in per_worker.values()), per_worker
     assert sum(per_worker.values()) >= 1  # the workers did detect
+
+
+def test_stages_run_in_the_calling_thread_unless_workers_are_asked_for():
+    import threading
+
+    from joblib import parallel_backend
+
+    from sk3dmm.pipeline._policy import in_workers
+
+    def where(i):
+        return i, threading.current_thread().name
+
+    here = threading.current_thread().name
+    assert in_workers(None, where, [(0,), (1,)]) == [(0, here), (1, here)]
+    assert in_workers(1, where, [(0,)]) == [(0, here)]
+    with parallel_backend("threading", n_jobs=2):  # a caller's backend: joblib's workers
+        names = {name for _, name in in_workers(None, where, [(i,) for i in range(8)])}
+    assert here not in names
