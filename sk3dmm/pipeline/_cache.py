@@ -215,11 +215,26 @@ class StageCache:
             }
         )
 
+    def _count(self, step, step_key: str, reused: int, computed: int, seconds: float) -> None:
+        name = (step.name, step_key)
+        self.reused[name] = self.reused.get(name, 0) + reused
+        self.computed[name] = self.computed.get(name, 0) + computed
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def _computed_alone(self, step, step_key: str, keys: dict[int, str], compute) -> tuple[dict, dict[int, str]]:
+        """:meth:`run` without layers: every photo computed, the keys passed on as they came."""
+        started = time.perf_counter()
+        made = compute(list(keys)) if keys else {}
+        self._count(step, step_key, 0, len(made), time.perf_counter() - started)
+        return made, {i: keys[i] for i in made}
+
     def run(self, step, keys: dict[int, str], compute) -> tuple[dict, dict[int, str]]:
         """``step``'s result for each photo of ``keys`` (their upstream keys): cached ones
         looked up, the others from ``compute(list of photo indices)`` (a dict of the results
         it could make) and stored. Returns the results and their keys, for the next stage."""
         step_key = step.key
+        if not self.layers:  # nothing to look up or keep: no keys to make
+            return self._computed_alone(step, step_key, keys, compute)
         stage = _stage_digest(step_key)
         mine = {i: chain_key(k, stage) for i, k in keys.items()}
         found = {}
@@ -234,10 +249,7 @@ class StageCache:
         for i, value in made.items():
             for layer in self.layers:
                 layer.put((mine[i], stage), value)
-        name = (step.name, step_key)
-        self.reused[name] = self.reused.get(name, 0) + len(found)
-        self.computed[name] = self.computed.get(name, 0) + len(made)
-        self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+        self._count(step, step_key, len(found), len(made), elapsed)
         out = {i: found[i] if i in found else made[i] for i in mine if i in found or i in made}
         return out, {i: mine[i] for i in out}
 

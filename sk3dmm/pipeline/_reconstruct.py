@@ -57,7 +57,7 @@ def prepare_photos(
 ) -> Prepared:
     """The per-photo stages of a batch: load, detect and crop (in the policy's joblib workers)."""
     photos, read_error = load_photos(samples, names, policy)
-    keys = {i: photo.digest for i, photo in photos.items()}
+    keys = {i: photo.digest if cache.layers else "" for i, photo in photos.items()}  # no cache: no keys
     detections, keys = cache.run(
         stages.detect, keys, lambda todo: policy.each(stages.detect, {i: (photos[i],) for i in todo}, names)
     )

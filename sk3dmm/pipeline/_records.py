@@ -4,6 +4,7 @@ coordinate in the pixels of the photo as it was given (:class:`~sk3dmm.faces.Fac
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,18 +16,22 @@ from ._cache import image_digest
 @dataclass(frozen=True, eq=False)
 class Photo:
     """A decoded photo: RGB uint8 pixels (EXIF orientation applied, alpha composited on white),
-    where it is in the input and how messages name it, and a digest of its content."""
+    where it is in the input and how messages name it, and (when asked: the cache's key)
+    a digest of its content."""
 
     pixels: np.ndarray
     index: int
     name: str
-    digest: str
 
     @classmethod
     def load(cls, item, index: int, name: str) -> Photo:
         """Read and decode one sample (raises :class:`~sk3dmm.ImageReadError` naming it)."""
-        pixels = load_image(item, name)
-        return cls(pixels, index, name, image_digest(pixels))
+        return cls(load_image(item, name), index, name)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """:func:`~sk3dmm.pipeline._cache.image_digest` of the pixels."""
+        return image_digest(self.pixels)
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,6 +11,8 @@ it is about one minus the face's activity) and is left out. Its raw score stays 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..faces import MEDIAPIPE_BLENDSHAPES
@@ -26,6 +28,12 @@ def blendshape_mapping(expression_names: list[str]) -> np.ndarray:
     ValueError
         Where a blendshape has no score of that name (the model is not ARKit-named).
     """
+    return _mapping(tuple(expression_names)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _mapping(expression_names: tuple[str, ...]) -> np.ndarray:
+    """:func:`blendshape_mapping`, made once per set of names (each transform builds the regressor)."""
     index = {name: i for i, name in enumerate(MEDIAPIPE_BLENDSHAPES)}
     out, missing = [], []
     for name in expression_names:

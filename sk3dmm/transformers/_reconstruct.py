@@ -41,7 +41,12 @@ def photo_crop_spec(model: MorphableModel, size: int = 112) -> tuple[np.ndarray,
     embedded R-Net's framing (Deep3DFaceRecon's 102 px per decimetre at 224 px)."""
     from ..nets._rnet_io import ict_template
 
-    return ict_template(model), size, 102.0 * model.unit_mm / 100.0 * size / 224.0
+    if model.fingerprint not in _TEMPLATES:  # every transform builds its stages
+        _TEMPLATES[model.fingerprint] = ict_template(model)
+    return _TEMPLATES[model.fingerprint], size, 102.0 * model.unit_mm / 100.0 * size / 224.0
+
+
+_TEMPLATES: dict[str, np.ndarray] = {}  # ict_template by model fingerprint
 
 
 def _profile_rnet_applies(model: MorphableModel, spec: tuple) -> bool:
