@@ -95,3 +95,20 @@ def test_stages_run_in_the_calling_thread_unless_workers_are_asked_for():
     with parallel_backend("threading", n_jobs=2):  # a caller's backend: joblib's workers
         names = {name for _, name in in_workers(None, where, [(i,) for i in range(8)])}
     assert here not in names
+
+
+def test_importing_sk3dmm_before_torch_shortens_openmps_spin():
+    import os
+    import subprocess
+    import sys
+
+    def spin(code: str, **env) -> str:
+        base = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+        done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    show = "import os; print(os.environ.get('GOMP_SPINCOUNT'))"
+    assert spin(f"import sk3dmm, torch; {show}") == "10000"
+    assert spin(f"import sk3dmm; {show}", GOMP_SPINCOUNT="123") == "123"  # the user's own setting
+    assert spin(f"import torch, sk3dmm; {show}") == "None"  # too late for libgomp: left alone
