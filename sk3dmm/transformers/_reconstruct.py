@@ -197,9 +197,11 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         Parallel detection workers (joblib; ``None`` is 1 unless in a ``parallel_backend``):
         threads by default (the networks run on one torch thread each and release the GIL;
         dlib's detectors are serialised), processes or dask workers under such a backend
-        (each loads the models once). Rows are the same bits for every ``n_jobs``. On 2 cores
-        (``benchmarks/bench_n_jobs.py``, 20 / 60 photos, warm) ``n_jobs=2`` took 0.51 / 1.67 s
-        against 0.63 / 1.95 s: R-Net and the fit, after detection, run in the calling thread.
+        (each loads the models once). Rows are the same bits for every ``n_jobs``. R-Net and
+        the fit run in the calling thread while a background thread loads and detects the
+        next batch. On 2 cores (``benchmarks/bench_speed.py``, 1,000 AFLW2000-3D paths) the
+        default method ran at 66 photos/s with ``n_jobs=1`` and 74 with ``n_jobs=2``: two
+        workers help little where two cores are all there is, since the fit needs one.
     batch_size : int, default=256
         Images read and fitted per batch (bounds memory).
     device : str, default="cpu"
