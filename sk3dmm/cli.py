@@ -222,7 +222,7 @@ def mesh(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--region {args.region}: {est.model_.name} has regions {sorted(est.model_.regions)}"
         )
-    rec = est.reconstruct([str(photo)])[0]
+    rec = est.reconstruct([str(photo)], crops=False)[0]
     if rec is None:
         _print_failures([photo], _reasons(est, 1))
         return EXIT_FAILED
@@ -243,7 +243,7 @@ def points(args: argparse.Namespace) -> int:
     _check_output_table(out)
     paths = collect_photos(args.photos, args.recursive)
     est = _estimator(args)
-    recons = est.reconstruct([str(p) for p in paths])
+    recons = est.reconstruct([str(p) for p in paths], crops=False)
     reasons = _reasons(est, len(paths))
     frame = points_table(recons, [str(p) for p in paths], reasons).rename(columns={"photo": "path"})
     _write_table(frame, out)
@@ -272,7 +272,7 @@ def overlay(args: argparse.Namespace) -> int:
     _check_output(sheet, SHEET_SUFFIXES, "the sheet")
     paths = collect_photos(args.photos, args.recursive)
     est = _estimator(args)
-    recons = est.reconstruct([str(p) for p in paths])
+    recons = est.reconstruct([str(p) for p in paths], crops=False)
     reasons = _reasons(est, len(paths))
     size = args.thumb_size
     thumbs, titles = [], []

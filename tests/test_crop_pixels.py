@@ -29,8 +29,13 @@ def test_transform_skips_the_crops_pixels_and_keeps_the_rows(both):
 
 
 def test_reconstruct_keeps_the_crops(astronaut, both):
-    recon = Reconstruct3DMM(cache=False).fit().reconstruct([astronaut])[0]
+    est = Reconstruct3DMM(coef=("alpha", "beta", "pose"), cache=False).fit()
+    recon = est.reconstruct([astronaut])[0]
     np.testing.assert_array_equal(recon.crop, both[True][1][0].crop)
+    bare = est.reconstruct([astronaut], crops=False)[0]  # as the CLI's mesh / points / overlay ask
+    assert bare.crop is None
+    row = np.concatenate([bare.coefficients[b] for b in ("alpha", "beta", "pose")])
+    np.testing.assert_array_equal(row, both[False][0][0])
 
 
 def test_a_geometry_only_crop_is_the_sampled_crops_geometry(astronaut):
