@@ -86,7 +86,7 @@ def detect_and_crop(files: dict[int, Path], stages: tuple, cache: StageCache, po
     detect, crop = stages
     names = {i: f.name for i, f in files.items()}
     photos, _ = load_photos({i: str(f) for i, f in files.items()}, names, policy)
-    keys = {i: photo.digest for i, photo in photos.items()}
+    keys = cache.photo_keys(photos)
     found, keys = cache.run(
         detect, keys, lambda todo: policy.each(detect, {i: (photos[i],) for i in todo}, names)
     )

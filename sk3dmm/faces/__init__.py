@@ -12,7 +12,7 @@ from ._alignment import (
     rotate_points,
 )
 from ._blendshape_names import MEDIAPIPE_BLENDSHAPES
-from ._crop import Crop, downscaled, downscaled_size, five_point_crop, sample_bilinear, sample_opencv
+from ._crop import Crop, downscaled, downscaled_shape, five_point_crop, sample_bilinear, sample_opencv
 from ._face import FACE_CHOICES, MESH_TO_68, SCHEMES, Face, Scheme, choose_face, largest_face
 from ._images import as_image_list, column_values, load_image, read_image, to_rgb_uint8
 from ._retinaface import RetinaFace
@@ -62,7 +62,7 @@ __all__ = [
     "crop_affine",
     "detect_faces",
     "downscaled",
-    "downscaled_size",
+    "downscaled_shape",
     "eye_line_angle",
     "five_point_crop",
     "five_as_68",

@@ -131,22 +131,23 @@ def sample_bilinear(image: np.ndarray, crop: Crop, device: torch.device) -> torc
 
 def downscaled(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     """The photo shrunk to at most ``max_pixels`` (bilinear) and the (x, y) factors used."""
-    size = downscaled_size(image.shape, max_pixels)
-    if size is None:
-        return image, np.ones(2)
+    (h, w), factors = downscaled_shape(image.shape, max_pixels)
+    if (h, w) == image.shape[:2]:
+        return image, factors
     from PIL import Image
 
-    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
-    return small, np.array([size[0] / image.shape[1], size[1] / image.shape[0]])
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR)), factors
 
 
-def downscaled_size(shape: tuple[int, ...], max_pixels: int) -> tuple[int, int] | None:
-    """(width, height) :func:`downscaled` shrinks a photo of ``shape`` (H, W[, C]) to, or None
-    where it is within ``max_pixels``."""
-    scale = min(1.0, float(np.sqrt(max_pixels / (shape[0] * shape[1]))))
+def downscaled_shape(shape: tuple[int, ...], max_pixels: int) -> tuple[tuple[int, int], np.ndarray]:
+    """The (height, width) :func:`downscaled` gives a photo of ``shape`` (H, W[, C]), without
+    its pixels, and the (x, y) factors from the photo's."""
+    h, w = shape[:2]
+    scale = min(1.0, float(np.sqrt(max_pixels / (h * w))))
     if scale >= 1.0:
-        return None
-    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
+        return (h, w), np.ones(2)
+    size = max(1, round(w * scale)), max(1, round(h * scale))
+    return (size[1], size[0]), np.array([size[0] / w, size[1] / h])
 
 
 def sample_opencv(

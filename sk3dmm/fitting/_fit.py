@@ -1,7 +1,9 @@
-"""``fit_shape_and_pose``: alternate pose, contour correspondence and linear shape fits."""
+"""``fit_shape_and_pose``: an initial pose, then contour correspondence and joint Gauss-Newton
+steps of pose and shape."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -157,11 +159,12 @@ def fit_shape_and_pose(
     ``landmark_vertices`` fits any other set of points with known vertices instead (e.g. the
     468 points of MediaPipe's face mesh, see :func:`sk3dmm.morphable.mediapipe_correspondence`).
 
-    After an affine pose and Levenberg-Marquardt steps on the inner points, each iteration
-    re-matches the jaw contour to the current pose, then takes one damped Gauss-Newton step
-    of the perspective pose, identity and expression together on the weighted reprojection
-    error plus the priors (Gaussian on ``alpha`` and ``beta``; box bounds for blendshape
-    models), kept where it lowers that cost. Residuals are divided by the face's landmark
+    After an affine pose on the inner points (then, for the 68 points, Levenberg-Marquardt
+    steps), each iteration re-matches the jaw contour to the current pose, then takes one
+    damped Gauss-Newton step of the perspective pose, identity and expression together on the
+    weighted reprojection error plus the priors (Gaussian on ``alpha`` and ``beta``; box bounds
+    for blendshape models), kept where it lowers that cost. With 200 points or more on fixed
+    vertices the first step takes every third point (``FIRST_STEP_POINTS``). Residuals are divided by the face's landmark
     spread, so the regularisation weights do not depend on image resolution. (Until 0.8 the
     iterations alternated a linear shape solve and pose steps, which converge slowly: see
     ``tools/fit_convergence.py``.)
@@ -280,12 +283,20 @@ class _ShapePrior:
     centre: torch.Tensor  # (b, k)
     held: torch.Tensor | None = None  # (b, n_expression) expression kept as given, or None
     n_identity: int = 0  # the first n_identity coefficients are identity's
-    step_bounds: tuple = ()  # lower, upper and box_partition of a joint step's (pose step, free coefficients)
 
     @property
     def n_free(self) -> int:
         """The coefficients the fit solves for: all, or identity's when the expression is held."""
         return len(self.reg) - (0 if self.held is None else self.held.shape[1])
+
+    @functools.cached_property
+    def step_bounds(self) -> tuple:
+        """Lower, upper and :func:`box_partition` of a joint step's variables (the pose step,
+        unbounded, then the free coefficients), made once a fit."""
+        inf = torch.full((N_POSE,), torch.inf, dtype=self.lower.dtype, device=self.lower.device)
+        lower = torch.cat([-inf, self.lower[: self.n_free]])
+        upper = torch.cat([inf, self.upper[: self.n_free]])
+        return lower, upper, box_partition(lower, upper)
 
 
 @dataclass(frozen=True)
@@ -545,11 +556,7 @@ def _shape_prior(
         if held.shape != (b, n_exp) or not torch.isfinite(held).all():
             raise ValueError(f"fixed_expression must be finite with shape ({b}, {n_exp}), got {tuple(held.shape)}")
         coef[:, n_id:] = held
-    n_free = k - (0 if held is None else n_exp)
-    inf = torch.full((N_POSE,), torch.inf, dtype=dtype, device=device)
-    step_lower, step_upper = torch.cat([-inf, lower[:n_free]]), torch.cat([inf, upper[:n_free]])
-    step_bounds = (step_lower, step_upper, box_partition(step_lower, step_upper))
-    return _ShapePrior(reg, lower, upper, centre, held, n_id, step_bounds), coef
+    return _ShapePrior(reg, lower, upper, centre, held, n_id), coef
 
 
 def _initial_pose(obs: _Observed, shape: torch.Tensor, rows: torch.Tensor, options: _FitOptions) -> _Pose:

@@ -215,6 +215,11 @@ class StageCache:
             }
         )
 
+    def photo_keys(self, photos: dict) -> dict[int, str]:
+        """The first keys of a chain: each :class:`~sk3dmm.pipeline.Photo`'s digest, or (without
+        layers, where :meth:`run` makes no keys) an empty string, the digest not made."""
+        return {i: photo.digest if self.layers else "" for i, photo in photos.items()}
+
     def _count(self, step, step_key: str, reused: int, computed: int, seconds: float) -> None:
         name = (step.name, step_key)
         self.reused[name] = self.reused.get(name, 0) + reused

@@ -12,7 +12,7 @@ from ..faces import (
     Crop,
     choose_face,
     downscaled,
-    downscaled_size,
+    downscaled_shape,
     five_as_68,
     five_point_crop,
     get_landmarker,
@@ -81,16 +81,6 @@ class CropFace:
             points = five_as_68(found.keypoints) if profile else found.landmarks
             crop = five_point_crop(image, points, spec, level=not profile)
         else:
-            shape, scale = _seen_shape(photo.pixels.shape, self.max_pixels)
+            shape, scale = downscaled_shape(photo.pixels.shape, self.max_pixels)  # what the landmarker saw
             crop = five_point_crop(shape, found.landmarks, spec, pixels=False)
         return crop if (scale == 1.0).all() else crop.scaled(1.0 / scale)
-
-
-def _seen_shape(shape: tuple[int, ...], max_pixels: int) -> tuple[tuple[int, int], np.ndarray]:
-    """The (height, width) of the pixels the landmarker saw (:func:`~sk3dmm.faces.downscaled`)
-    and the (x, y) factors from the photo's."""
-    h, w = shape[:2]
-    size = downscaled_size(shape, max_pixels)
-    if size is None:
-        return (h, w), np.ones(2)
-    return (size[1], size[0]), np.array([size[0] / w, size[1] / h])

@@ -134,9 +134,15 @@ def in_workers(n_jobs: int | None, fn, calls: list[tuple]) -> list:
     """``[fn(*args) for args in calls]`` in joblib's workers (threads unless a backend says
     otherwise); in this thread, without joblib's set-up (a tenth of a millisecond a call),
     where joblib would run them one after another here anyway."""
-    if effective_n_jobs(n_jobs) == 1 and isinstance(get_active_backend()[0], LokyBackend):  # no caller's backend
+    if effective_n_jobs(n_jobs) == 1 and not caller_backend():
         return [fn(*args) for args in calls]
     return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(fn)(*args) for args in calls)
+
+
+def caller_backend() -> bool:
+    """Whether the caller set a joblib backend (e.g. dask's) for this thread: joblib's default
+    is loky."""
+    return not isinstance(get_active_backend()[0], LokyBackend)
 
 
 def _network_threads(n_jobs: int | None) -> int:

@@ -7,12 +7,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from joblib.parallel import LokyBackend, get_active_backend
-
 from ._cache import StageCache
 from ._detect import CropFace, DetectFace
 from ._errors import SAMPLE_ERRORS, raise_sample_error
-from ._policy import ErrorPolicy, in_workers
+from ._policy import ErrorPolicy, caller_backend, in_workers
 from ._records import Photo, Reconstruction
 
 
@@ -57,7 +55,7 @@ def prepare_photos(
 ) -> Prepared:
     """The per-photo stages of a batch: load, detect and crop (in the policy's joblib workers)."""
     photos, read_error = load_photos(samples, names, policy)
-    keys = {i: photo.digest if cache.layers else "" for i, photo in photos.items()}  # no cache: no keys
+    keys = cache.photo_keys(photos)
     detections, keys = cache.run(
         stages.detect, keys, lambda todo: policy.each(stages.detect, {i: (photos[i],) for i in todo}, names)
     )
@@ -103,7 +101,7 @@ def reconstruct_batches(
     batches = iter(batches)
     first = next(batches, None)
     following = next(batches, None)
-    if following is None or not isinstance(get_active_backend()[0], LokyBackend):
+    if following is None or caller_backend():
         # one batch (nothing to overlap), or a caller's backend: joblib's configuration is per thread
         for batch in (b for b in (first, following) if b is not None):
             yield len(batch), reconstruct_photos(batch, names, stages, policy, cache)

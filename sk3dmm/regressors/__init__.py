@@ -8,7 +8,8 @@ triples, ``previous`` being the :class:`~sk3dmm.pipeline.Coefficients` of the re
 it in the method (None for the first). A regressor that reads R-Net sets ``uses_rnet = True``;
 one whose crop differs from the default sets ``crop_spec``; one that never reads the crop's
 pixels sets ``reads_crops = False`` (then a method made of such regressors need not sample
-them). A method is the names of its regressors, run in turn: :data:`METHODS`. ``register_regressor`` / ``register_method`` add yours.
+them). A method is the names of its regressors, run in turn: :data:`METHODS`.
+``register_regressor`` / ``register_method`` add yours.
 """
 
 from __future__ import annotations

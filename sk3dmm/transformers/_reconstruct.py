@@ -200,8 +200,9 @@ class Reconstruct3DMM(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         (each loads the models once). Rows are the same bits for every ``n_jobs``. R-Net and
         the fit run in the calling thread while a background thread loads and detects the
         next batch. On 2 cores (``benchmarks/bench_speed.py``, 1,000 AFLW2000-3D paths) the
-        default method ran at 66 photos/s with ``n_jobs=1`` and 74 with ``n_jobs=2``: two
-        workers help little where two cores are all there is, since the fit needs one.
+        default method ran at 69 photos/s with ``n_jobs=1`` and 76 with ``n_jobs=2`` (README
+        0.8.1): two workers help little where two cores are all there is, since the fit needs
+        one.
     batch_size : int, default=256
         Images read and fitted per batch (bounds memory).
     device : str, default="cpu"
